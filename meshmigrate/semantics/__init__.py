@@ -1,0 +1,1 @@
+"""Request-level semantics: evaluate a request against source configs and Gateway API routes."""

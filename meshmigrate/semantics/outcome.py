@@ -1,0 +1,187 @@
+"""The request and outcome types shared by every evaluator.
+
+A :class:`Request` is one HTTP (or gRPC, or TCP) request addressed to a Service port by a
+client in a namespace. An :class:`Outcome` is what the data plane does with it, in the shape
+of the ``trace -o json`` contract (DESIGN §3). The source evaluators (the routing model with
+each mesh's own semantics) and the Gateway API evaluator (which parses route YAML back and
+never looks at the model) both produce Outcomes, and :func:`differences` compares them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class ServiceKey:
+    """A Service port as addressed by a client: ``name.namespace:port``."""
+
+    namespace: str
+    name: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"{self.name}.{self.namespace}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One request. Header names are lower-case; repeated headers are kept in order."""
+
+    service: ServiceKey
+    path: str = "/"
+    method: str = "GET"
+    scheme: str = "http"
+    query: tuple[tuple[str, str], ...] = ()
+    headers: tuple[tuple[str, str], ...] = ()
+    client_namespace: str = "default"
+    protocol: str = "http"  # "http" | "grpc" | "tcp"
+
+    @property
+    def host(self) -> str:
+        """The Host/:authority a client sends: explicit ``host`` header, else the Service name."""
+        for name, value in self.headers:
+            if name == "host":
+                return value
+        return self.service.name
+
+    def header(self, name: str) -> str | None:
+        """First value of a header (name case-insensitive), or None."""
+        lname = name.lower()
+        for key, value in self.headers:
+            if key == lname:
+                return value
+        return None
+
+    def query_param(self, name: str) -> str | None:
+        """First value of a query parameter (exact, case-sensitive name), or None."""
+        for key, value in self.query:
+            if key == name:
+                return value
+        return None
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Backend:
+    """A destination Service port and its weight within the rule."""
+
+    namespace: str
+    name: str
+    port: int | None
+    weight: int = 1
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "namespace": self.namespace, "port": self.port,
+                "weight": self.weight}
+
+
+@dataclass(frozen=True, slots=True)
+class Redirect:
+    location: str
+    status: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"location": self.location, "status": self.status}
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    """Retries: ``attempts`` is the maximum number of retries (not tries)."""
+
+    attempts: int
+    codes: tuple[int, ...] = ()
+    per_try_timeout: str | None = None
+    backoff: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"attempts": self.attempts, "codes": list(self.codes)}
+        if self.per_try_timeout is not None:
+            out["per_try_timeout"] = self.per_try_timeout
+        if self.backoff is not None:
+            out["backoff"] = self.backoff
+        return out
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Mirror:
+    namespace: str
+    name: str
+    port: int | None
+    percent: float = 100.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "namespace": self.namespace, "port": self.port,
+                "percent": self.percent}
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What happens to a request. ``rule`` names the rule that decided it (for humans only;
+    it is never compared). Timeouts are canonical Gateway API durations (``10s``, ``1s500ms``)
+    or None for "no timeout"."""
+
+    status: int
+    rule: str | None = None
+    backends: tuple[Backend, ...] = ()
+    path: str | None = None
+    host: str | None = None
+    request_headers: tuple[tuple[str, str], ...] = ()
+    response_headers: tuple[tuple[str, str], ...] = ()
+    redirect: Redirect | None = None
+    timeout: str | None = None
+    retry: Retry | None = None
+    mirrors: tuple[Mirror, ...] = ()
+    notes: tuple[str, ...] = field(default=(), compare=False)
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``trace -o json`` outcome object (DESIGN §3)."""
+        return {
+            "status": self.status,
+            "rule": self.rule,
+            "backends": [b.to_json() for b in self.backends],
+            "path": self.path,
+            "host": self.host,
+            "request_headers": dict(self.request_headers),
+            "response_headers": dict(self.response_headers),
+            "redirect": self.redirect.to_json() if self.redirect else None,
+            "timeout": self.timeout,
+            "retry": self.retry.to_json() if self.retry else None,
+            "mirrors": [m.to_json() for m in self.mirrors],
+        }
+
+
+def backend_shares(backends: tuple[Backend, ...]) -> dict[tuple[str, str, int | None], Fraction]:
+    """Each backend's share of traffic (weight / total); zero-weight backends get nothing."""
+    total = sum(b.weight for b in backends)
+    shares: dict[tuple[str, str, int | None], Fraction] = {}
+    if total <= 0:
+        return shares
+    for b in backends:
+        if b.weight > 0:
+            key = (b.namespace, b.name, b.port)
+            shares[key] = shares.get(key, Fraction(0)) + Fraction(b.weight, total)
+    return shares
+
+
+def _mirror_set(mirrors: tuple[Mirror, ...]) -> list[tuple[str, str, int | None, float]]:
+    return sorted((m.namespace, m.name, m.port, round(m.percent, 6)) for m in mirrors)
+
+
+def differences(source: Outcome, target: Outcome) -> tuple[str, ...]:
+    """Names of the outcome aspects that differ: status, backends (by share), path, host,
+    request_headers, response_headers, redirect, timeout, retry, mirrors."""
+    checks: list[tuple[str, bool]] = [
+        ("status", source.status == target.status),
+        ("backends", backend_shares(source.backends) == backend_shares(target.backends)),
+        ("path", source.path == target.path),
+        ("host", source.host == target.host),
+        ("request_headers", dict(source.request_headers) == dict(target.request_headers)),
+        ("response_headers", dict(source.response_headers) == dict(target.response_headers)),
+        ("redirect", source.redirect == target.redirect),
+        ("timeout", source.timeout == target.timeout),
+        ("retry", source.retry == target.retry),
+        ("mirrors", _mirror_set(source.mirrors) == _mirror_set(target.mirrors)),
+    ]
+    return tuple(name for name, same in checks if not same)
