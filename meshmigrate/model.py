@@ -240,6 +240,10 @@ class RouteTable:
     name: str = ""
     origin: Provenance | None = field(default=None, compare=False, hash=False)
     annotations: tuple[tuple[str, str], ...] = ()
+    #: Where unmatched requests go under ``Unmatched.PASS_THROUGH``; empty means the Service
+    #: itself (port = the request's port). Linkerd SP ``dstOverrides`` split *all* traffic for
+    #: the Service, including requests no SP route classifies.
+    fallback: tuple[Destination, ...] = ()
 
     @property
     def route_namespace(self) -> str:
