@@ -92,6 +92,21 @@ CATALOGUE: dict[str, tuple[Severity, str]] = {
     "SERVICEPROFILE_OVERRIDES": (I, "the source object must be deleted for the route to apply"),
     "UNREPORTED_DIFFERENCE": (E, "verification found a request whose outcome changes"),
     "UNSUPPORTED_SOURCE": (W, "object kind or version not converted"),
+    # Consul and AWS App Mesh sources
+    "SOURCE_MESH_HAS_NO_GAMMA": (I, "the source mesh has no GAMMA support: converting means "
+                                    "switching meshes"),
+    "SUBSET_FILTER_AS_LABELS": (W, "Consul subset filter on service metadata assumed to equal "
+                                   "pod labels"),
+    "REMOTE_TARGET_DROPPED": (E, "target in another partition, peer, datacenter or sameness "
+                                 "group cannot be expressed"),
+    "IDLE_TIMEOUT_DROPPED": (W, "idle timeout has no Gateway API field"),
+    "RETRY_NEVER_TRIGGERS": (I, "retry count without retry conditions: the source never retries"),
+    "SOURCE_ORDER_ASSUMED": (W, "the source does not define the rule order; an order was assumed"),
+    "SOURCE_DEFAULT_RETRY_ASSUMED": (I, "the source mesh's default retry policy assumed to apply"),
+    "CLIENT_SCOPE_WIDENED": (W, "source routes apply only to declared clients; GAMMA routes to all"),
+    "SHARED_HOSTNAME_SPLIT": (W, "virtual nodes sharing a DNS hostname got a Service each"),
+    "REFERENCE_UNRESOLVED": (E, "referenced object is missing from the input or given by ARN"),
+    "OBJECT_UNUSED": (I, "object is not referenced by any converted object; skipped"),
 }
 
 
