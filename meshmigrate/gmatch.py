@@ -1,0 +1,214 @@
+"""Gateway API match conditions as the compiler reasons about them.
+
+A :class:`GMatch` is one entry of an HTTPRoute rule's ``matches``. The compiler needs three
+operations on them: the spec's precedence key, whether two can match the same request, and
+their intersection (so an earlier, less specific source rule can be given the overlap
+explicitly and keep winning). Regular expressions the compiler generated itself (to encode a
+plain string prefix) carry their literal prefix, so they can be intersected exactly; a
+user-written regex can only be sampled.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+EXACT, PREFIX, REGEX = "Exact", "PathPrefix", "RegularExpression"
+
+#: Regex path precedence is implementation-specific (HTTPRouteRule doc, "Proxy or Load
+#: Balancer routing configuration generated from HTTPRoutes MUST prioritize matches based on
+#: ... Exact path match, Prefix path match with largest number of characters"). We follow
+#: Istio's ranking (pilot sortHTTPRoutes): Exact > PathPrefix (longer first) > regex, with
+#: regexes tied among themselves (then rule order).
+RANK = {EXACT: 3, PREFIX: 2, REGEX: 1}
+
+
+class Unknown:
+    """Marker: whether two conditions overlap cannot be decided exactly."""
+
+    def __repr__(self) -> str:
+        return "UNKNOWN"
+
+
+UNKNOWN = Unknown()
+
+
+@dataclass(frozen=True, slots=True)
+class GPath:
+    """``type`` and ``value`` as emitted. For regexes generated from a string prefix,
+    ``lit`` is that prefix and ``cont`` says what may follow: ``any`` (``lit.*``) or
+    ``nonslash`` (``lit[^/].*``, the part of a string prefix that a segment prefix misses)."""
+
+    type: str
+    value: str
+    lit: str | None = None
+    cont: str = "any"
+
+
+@dataclass(frozen=True, slots=True)
+class GMatch:
+    path: GPath
+    method: str | None = None
+    headers: tuple[tuple[str, str, str], ...] = ()  # (name lower-case, type, value), sorted
+    query: tuple[tuple[str, str, str], ...] = ()
+    origin: int = -1  # index of the source Match within its rule (for rewrites)
+
+    def key(self) -> tuple[int, int, bool, int, int]:
+        """Gateway API precedence: bigger wins (semantics.md §10)."""
+        length = len(self.path.value) if self.path.type == PREFIX else 0
+        return (RANK[self.path.type], length, self.method is not None, len(self.headers),
+                len(self.query))
+
+    def same_conditions(self, other: GMatch) -> bool:
+        return (self.path, self.method, self.headers, self.query) == (
+            other.path, other.method, other.headers, other.query)
+
+
+def regex_for_string_prefix(lit: str, cont: str) -> GPath:
+    tail = "[^/].*" if cont == "nonslash" else ".*"
+    return GPath(REGEX, re.escape(lit).replace("\\/", "/") + tail, lit, cont)
+
+
+def segment_under(path: str, prefix: str) -> bool:
+    """Gateway API PathPrefix semantics: ``prefix`` matches ``path`` on segment boundaries;
+    a trailing ``/`` in the prefix is ignored (HTTPPathMatch doc)."""
+    base = prefix.rstrip("/")
+    return base == "" or path == base or path.startswith(base + "/")
+
+
+@lru_cache(maxsize=4096)
+def _compiled(pattern: str) -> re.Pattern[str] | None:
+    try:
+        return re.compile(pattern)
+    except re.error:
+        return None
+
+
+def regex_full(pattern: str, text: str) -> bool:
+    rx = _compiled(pattern)
+    return bool(rx and rx.fullmatch(text))
+
+
+def _samples(prefix: str) -> tuple[str, ...]:
+    base = prefix.rstrip("/") or ""
+    return (base or "/", base + "/", base + "/x", base + "/x/y")
+
+
+def intersect_path(a: GPath, b: GPath) -> GPath | None | Unknown:
+    """The paths matched by both ``a`` and ``b`` as one condition; None when disjoint."""
+    if a == b:
+        return a
+    if b.type == EXACT and a.type != EXACT:
+        a, b = b, a
+    if a.type == EXACT:
+        return a if _path_matches(b, a.value) else None
+    if a.type == REGEX and b.type == PREFIX:
+        a, b = b, a
+    if a.type == PREFIX and b.type == PREFIX:
+        return _prefix_prefix(a, b)
+    if a.type == PREFIX:  # b is a regex
+        return _prefix_regex(a, b)
+    return _regex_regex(a, b)
+
+
+def _path_matches(cond: GPath, path: str) -> bool:
+    if cond.type == EXACT:
+        return cond.value == path
+    if cond.type == PREFIX:
+        return segment_under(path, cond.value)
+    return regex_full(cond.value, path)
+
+
+def _prefix_prefix(a: GPath, b: GPath) -> GPath | None:
+    if segment_under(a.value.rstrip("/") or "/", b.value):
+        return a
+    if segment_under(b.value.rstrip("/") or "/", a.value):
+        return b
+    return None
+
+
+def _prefix_regex(p: GPath, r: GPath) -> GPath | None | Unknown:
+    if r.lit is None:
+        hits = [s for s in _samples(p.value) if regex_full(r.value, s)]
+        return UNKNOWN if hits else None
+    lit, base = r.lit, p.value.rstrip("/")
+    if base.startswith(lit) and (len(base) > len(lit) or r.cont == "any"):
+        if r.cont == "any" or base[len(lit)] != "/":
+            return p  # every path under p matches r
+        return None
+    if base == "" or lit.startswith(base + "/") or lit == base + "/":
+        return r  # r only matches paths below p
+    return None
+
+
+def _regex_regex(a: GPath, b: GPath) -> GPath | None | Unknown:
+    if a.lit is None or b.lit is None:
+        return UNKNOWN
+    if len(a.lit) < len(b.lit):
+        a, b = b, a
+    if not a.lit.startswith(b.lit):
+        return None
+    if len(a.lit) == len(b.lit):
+        return a if a.cont == "nonslash" else b
+    if b.cont == "nonslash" and a.lit[len(b.lit)] == "/":
+        return None
+    return a
+
+
+def _merge_named(
+    a: tuple[tuple[str, str, str], ...], b: tuple[tuple[str, str, str], ...]
+) -> tuple[tuple[str, str, str], ...] | None | Unknown:
+    merged: dict[str, tuple[str, str, str]] = {c[0]: c for c in a}
+    for cond in b:
+        have = merged.get(cond[0])
+        if have is None or have == cond:
+            merged[cond[0]] = cond
+            continue
+        both = _merge_one(have, cond)
+        if both is None or isinstance(both, Unknown):
+            return both
+        merged[cond[0]] = both
+    return tuple(sorted(merged.values()))
+
+
+def _merge_one(x: tuple[str, str, str], y: tuple[str, str, str]
+               ) -> tuple[str, str, str] | None | Unknown:
+    if x[1] == EXACT and y[1] == EXACT:
+        return None
+    if x[1] == REGEX and y[1] == REGEX:
+        return UNKNOWN
+    exact, rx = (x, y) if x[1] == EXACT else (y, x)
+    return exact if regex_full(rx[2], exact[2]) else None
+
+
+def intersect(a: GMatch, b: GMatch) -> GMatch | None | Unknown:
+    """Requests matching both ``a`` and ``b`` as one GMatch (None: no request does)."""
+    if a.method and b.method and a.method != b.method:
+        return None
+    parts = (intersect_path(a.path, b.path), _merge_named(a.headers, b.headers),
+             _merge_named(a.query, b.query))
+    if any(p is None for p in parts):
+        return None
+    if any(isinstance(p, Unknown) for p in parts):
+        return UNKNOWN
+    path, headers, query = parts
+    assert isinstance(path, GPath) and isinstance(headers, tuple) and isinstance(query, tuple)
+    return GMatch(path, a.method or b.method, headers, query, origin=a.origin)
+
+
+def covers(outer: GMatch, inner: GMatch) -> bool:
+    """Every request matching ``inner`` also matches ``outer``."""
+    x = intersect(inner, outer)
+    return isinstance(x, GMatch) and x.same_conditions(inner)
+
+
+def example_path(path: GPath) -> str:
+    """A concrete path the condition matches (for messages naming an example request)."""
+    if path.type == EXACT:
+        return path.value
+    if path.type == PREFIX:
+        return path.value.rstrip("/") + "/x" if path.value != "/" else "/x"
+    if path.lit is not None:
+        return path.lit + ("x" if path.cont == "nonslash" else "")
+    return "/"
