@@ -107,6 +107,12 @@ CATALOGUE: dict[str, tuple[Severity, str]] = {
     "SHARED_HOSTNAME_SPLIT": (W, "virtual nodes sharing a DNS hostname got a Service each"),
     "REFERENCE_UNRESOLVED": (E, "referenced object is missing from the input or given by ARN"),
     "OBJECT_UNUSED": (I, "object is not referenced by any converted object; skipped"),
+    # Linkerd and SMI sources
+    "REGEX_ANCHOR_PARTIAL": (W, "the source anchors only part of the regex (top-level '|'); "
+                                "encoded exactly"),
+    "RETRY_BUDGET_INVALID": (W, "the source rejects its retry budget and retries nothing"),
+    "SPLIT_BACKEND_PORT_MISSING": (W, "a split backend lacks the root Service's port and gets "
+                                      "no traffic on it"),
 }
 
 
