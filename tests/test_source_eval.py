@@ -1,0 +1,336 @@
+"""The source evaluator: Istio-style semantics (first match, string prefix, the rewrite traps
+of semantics.md §8.2/§11, the redirect default, pass-through), table by table."""
+
+from __future__ import annotations
+
+import pytest
+
+from meshmigrate.model import (
+    Anchor,
+    Destination,
+    HeaderOps,
+    Match,
+    PathKind,
+    PathMatch,
+    PathRewrite,
+    Protocol,
+    Redirect,
+    RetryPolicy,
+    RewriteKind,
+    RouteTable,
+    RoutingModel,
+    Rule,
+    ServiceInfo,
+    ServicePort,
+    ServiceRef,
+    StringMatch,
+    StrKind,
+    Unmatched,
+)
+from meshmigrate.semantics.outcome import Backend, Request, ServiceKey
+from meshmigrate.semantics.source import (
+    SourceEvaluator,
+    path_matches,
+    rewrite_path,
+    string_matches,
+)
+
+NS = "shop"
+SVC = ServiceRef(NS, "web")
+KEY = ServiceKey(NS, "web", 80)
+
+
+def dest(name: str, weight: int = 1, port: int | None = None, **kw: object) -> Destination:
+    return Destination(ServiceRef(NS, name), port, weight, **kw)  # type: ignore[arg-type]
+
+
+def prefix(value: str, **kw: object) -> Match:
+    return Match(path=PathMatch(PathKind.PREFIX, value, **kw))  # type: ignore[arg-type]
+
+
+def exact(value: str) -> Match:
+    return Match(path=PathMatch(PathKind.EXACT, value))
+
+
+def regex(value: str, anchor: Anchor = Anchor.FULL) -> Match:
+    return Match(path=PathMatch(PathKind.REGEX, value, anchor=anchor))
+
+
+def table(*rules: Rule, **kw: object) -> RouteTable:
+    kw.setdefault("name", "VirtualService/shop/web")
+    return RouteTable(SVC, tuple(rules), **kw)  # type: ignore[arg-type]
+
+
+def evaluator(*tables: RouteTable) -> SourceEvaluator:
+    info = ServiceInfo(SVC, (ServicePort(80, "http"), ServicePort(9090, "grpc")), (("app", "w"),))
+    return SourceEvaluator(RoutingModel(tables=list(tables), services={SVC: info}))
+
+
+def req(path: str = "/", **kw: object) -> Request:
+    kw.setdefault("service", KEY)
+    return Request(path=path, **kw)  # type: ignore[arg-type]
+
+
+def backend_names(outcome: object) -> list[str]:
+    return [b.name for b in outcome.backends]  # type: ignore[attr-defined]
+
+
+# --- matching primitives ----------------------------------------------------------------
+
+@pytest.mark.parametrize(("kind", "value", "path", "expected"), [
+    (PathKind.PREFIX, "/v2", "/v2example", True),       # string prefix (semantics.md §11)
+    (PathKind.PREFIX, "/v2", "/v2", True),
+    (PathKind.PREFIX, "/v2/", "/v2", False),
+    (PathKind.SEGMENT_PREFIX, "/v2", "/v2example", False),  # Gateway API segments
+    (PathKind.SEGMENT_PREFIX, "/v2", "/v2/x", True),
+    (PathKind.SEGMENT_PREFIX, "/foo/", "/foo", True),   # trailing slash ignored (§10)
+    (PathKind.SEGMENT_PREFIX, "/", "/anything", True),
+    (PathKind.EXACT, "/a", "/a", True),
+    (PathKind.EXACT, "/a", "/a/", False),
+    (PathKind.REGEX, "/a/[0-9]+", "/a/12", True),
+    (PathKind.REGEX, "/a/[0-9]+", "/a/12/x", False),    # RE2 full match
+    (PathKind.REGEX, "/a(", "/a(", False),              # an invalid pattern never matches
+])
+def test_path_kinds(kind: PathKind, value: str, path: str, expected: bool) -> None:
+    assert path_matches(PathMatch(kind, value), path) is expected
+
+
+def test_path_ignore_case_and_start_anchor() -> None:
+    assert path_matches(PathMatch(PathKind.PREFIX, "/API", ignore_case=True), "/api/x")
+    assert path_matches(PathMatch(PathKind.EXACT, "/A", ignore_case=True), "/a")
+    assert not path_matches(PathMatch(PathKind.EXACT, "/A"), "/a")
+    start = PathMatch(PathKind.REGEX, "/a", anchor=Anchor.START)  # SMI pathRegex
+    assert path_matches(start, "/abc") and not path_matches(start, "/xa")
+
+
+@pytest.mark.parametrize(("cond", "value", "expected"), [
+    (StringMatch("x", StrKind.EXACT, "1"), "1", True),
+    (StringMatch("x", StrKind.EXACT, "1"), None, False),
+    (StringMatch("x", StrKind.PREFIX, "ab"), "abc", True),
+    (StringMatch("x", StrKind.SUFFIX, "bc"), "abc", True),
+    (StringMatch("x", StrKind.REGEX, "a.c"), "abc", True),
+    (StringMatch("x", StrKind.REGEX, "a."), "abc", False),  # full match
+    (StringMatch("x", StrKind.PRESENT), "", True),
+    (StringMatch("x", StrKind.PRESENT), None, False),
+    (StringMatch("x", StrKind.EXACT, "1", invert=True), None, True),  # absent satisfies not
+    (StringMatch("x", StrKind.EXACT, "1", invert=True), "1", False),
+    (StringMatch("x", StrKind.PRESENT, invert=True), None, True),
+    (StringMatch("x", StrKind.EXACT, "AbC", ignore_case=True), "abc", True),
+])
+def test_string_conditions(cond: StringMatch, value: str | None, expected: bool) -> None:
+    assert string_matches(cond, value) is expected
+
+
+# --- rule selection ---------------------------------------------------------------------
+
+def test_first_match_wins_over_more_specific_later_rule() -> None:
+    ev = evaluator(table(Rule((prefix("/api"),), (dest("a"),)),
+                         Rule((prefix("/api/v2"),), (dest("b"),))))
+    out = ev.evaluate(req("/api/v2/x"))
+    assert backend_names(out) == ["a"] and out.rule == "VirtualService/shop/web#0"
+
+
+def test_string_prefix_catches_longer_segment() -> None:
+    ev = evaluator(table(Rule((prefix("/v2"),), (dest("v2"),)), Rule((), (dest("v1"),))))
+    assert backend_names(ev.evaluate(req("/v2example"))) == ["v2"]
+    assert backend_names(ev.evaluate(req("/v3"))) == ["v1"]
+
+
+def test_matches_are_ored_and_conditions_anded() -> None:
+    both = Match(path=PathMatch(PathKind.PREFIX, "/a"), methods=frozenset({"POST"}))
+    ev = evaluator(table(Rule((both, exact("/b")), (dest("x"),))))
+    assert backend_names(ev.evaluate(req("/a", method="POST"))) == ["x"]
+    assert ev.evaluate(req("/a", method="GET")).status == 404
+    assert backend_names(ev.evaluate(req("/b", method="GET"))) == ["x"]
+
+
+def test_negated_methods() -> None:
+    m = Match(methods=frozenset({"GET"}), negated_methods=True)
+    ev = evaluator(table(Rule((m,), (dest("w"),))))
+    assert ev.evaluate(req(method="GET")).status == 404
+    assert ev.evaluate(req(method="PUT")).status == 200
+
+
+def test_unmatched_not_found_is_404() -> None:
+    ev = evaluator(table(Rule((exact("/a"),), (dest("a"),))))
+    out = ev.evaluate(req("/b"))
+    assert out.status == 404 and out.backends == () and out.rule is None
+
+
+def test_unmatched_pass_through_goes_to_the_service() -> None:
+    ev = evaluator(table(Rule((exact("/a"),), (dest("a"),)), unmatched=Unmatched.PASS_THROUGH))
+    out = ev.evaluate(req("/b"))
+    assert out.status == 200 and out.rule is None
+    assert out.backends == (Backend(NS, "web", 80, 1),) and out.path == "/b"
+
+
+def test_no_table_goes_to_the_service_untouched() -> None:
+    ev = evaluator()
+    out = ev.evaluate(req("/x", service=ServiceKey("other", "db", 5432)))
+    assert out.status == 200 and out.backends == (Backend("other", "db", 5432, 1),)
+    assert out.rule is None and out.path == "/x" and out.host == "db"
+
+
+def test_port_scoped_tables_and_match_port() -> None:
+    only_9090 = table(Rule((), (dest("g"),)), port=9090)
+    by_match = table(Rule((Match(port=80),), (dest("h"),)))
+    ev = evaluator(only_9090, by_match)
+    assert backend_names(ev.evaluate(req(service=ServiceKey(NS, "web", 9090)))) == ["g"]
+    assert backend_names(ev.evaluate(req())) == ["h"]
+    assert ev.services() == [KEY, ServiceKey(NS, "web", 9090)]
+
+
+def test_consumer_tables_replace_producer_tables() -> None:
+    ev = evaluator(table(Rule((), (dest("prod"),))),
+                   table(Rule((), (dest("cons"),)), consumer_namespace="team"))
+    assert backend_names(ev.evaluate(req(client_namespace="team"))) == ["cons"]
+    assert backend_names(ev.evaluate(req(client_namespace=NS))) == ["prod"]
+    assert ev.consumer_namespaces(KEY) == ["team"]
+
+
+def test_source_namespace_and_source_labels() -> None:
+    ev = evaluator(table(Rule((Match(source_labels=(("app", "x"),)),), (dest("lab"),)),
+                         Rule((Match(source_namespace="team"),), (dest("team"),)),
+                         Rule((), (dest("rest"),))))
+    assert backend_names(ev.evaluate(req(client_namespace="team"))) == ["team"]
+    assert backend_names(ev.evaluate(req(client_namespace="x"))) == ["rest"]
+
+
+def test_headers_host_query_and_scheme() -> None:
+    ev = evaluator(table(
+        Rule((Match(headers=(StringMatch("end-user", StrKind.EXACT, "jason"),)),), (dest("j"),)),
+        Rule((Match(headers=(StringMatch("host", StrKind.EXACT, "web.shop"),)),), (dest("h"),)),
+        Rule((Match(query=(StringMatch("v", StrKind.REGEX, "[0-9]"),)),), (dest("q"),)),
+        Rule((Match(scheme="https"),), (dest("s"),))))
+    assert backend_names(ev.evaluate(req(headers=(("end-user", "jason"),)))) == ["j"]
+    assert backend_names(ev.evaluate(req(headers=(("host", "web.shop"),)))) == ["h"]
+    assert backend_names(ev.evaluate(req(query=(("v", "7"),)))) == ["q"]
+    assert backend_names(ev.evaluate(req(scheme="https"))) == ["s"]
+    assert ev.evaluate(req(query=(("v", "77"),))).status == 404
+
+
+def test_precedence_tables_rank_like_gateway_api() -> None:
+    ev = evaluator(table(Rule((prefix("/"),), (dest("root"),)),
+                         Rule((exact("/a"),), (dest("exact"),)),
+                         Rule((prefix("/a"),), (dest("longer"),)), first_match=False))
+    assert backend_names(ev.evaluate(req("/a"))) == ["exact"]
+    assert backend_names(ev.evaluate(req("/ab"))) == ["longer"]
+    assert backend_names(ev.evaluate(req("/b"))) == ["root"]
+
+
+# --- actions ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("match", "rewrite", "path", "expected"), [
+    (prefix("/foo"), "/bar", "/foobar", "/barbar"),      # string substitution (§8.2)
+    (prefix("/foo"), "/bar", "/foo/x", "/bar/x"),
+    (prefix("/foo"), "/", "/foo/bar", "//bar"),          # §11: prefix /foo + uri / -> //bar
+    (None, "/v2", "/x", "/v2x"),                         # no uri match: implicit prefix /
+    (exact("/a"), "/b", "/a", "/b"),                     # exact: whole path replaced
+    (regex("/a/.*"), "/z", "/a/q", "/z"),                # regex: whole path replaced
+    (Match(path=PathMatch(PathKind.SEGMENT_PREFIX, "/foo")), "/bar", "/foo/x", "/bar/x"),
+])
+def test_prefix_rewrite_traps(match: Match | None, rewrite: str, path: str,
+                              expected: str) -> None:
+    rw = PathRewrite(RewriteKind.PREFIX_STRING, rewrite)
+    assert rewrite_path(rw, match, path) == expected
+    rule = Rule((match,) if match else (), (dest("a"),), rewrite=rw)
+    assert evaluator(table(rule)).evaluate(req(path)).path == expected
+
+
+def test_full_and_regex_rewrites() -> None:
+    assert rewrite_path(PathRewrite(RewriteKind.FULL, "/new"), prefix("/x"), "/x/y") == "/new"
+    rx = PathRewrite(RewriteKind.REGEX, r"/v\1", pattern=r"^/service/([^/]+)")
+    assert rewrite_path(rx, None, "/service/3/x") == "/v3/x"
+
+
+def test_redirect_defaults_and_query() -> None:
+    rule = Rule((prefix("/old"),), redirect=Redirect(301, path=PathRewrite(
+        RewriteKind.PREFIX_STRING, "/new")))
+    out = evaluator(table(rule)).evaluate(req("/old/page", query=(("a", "1"),)))
+    assert out.status == 301 and out.backends == ()
+    assert out.redirect is not None
+    assert out.redirect.location == "http://web/new/page?a=1"
+
+
+def test_redirect_scheme_host_port() -> None:
+    rule = Rule((), redirect=Redirect(308, scheme="https", host="example.com", port=8443,
+                                      path=PathRewrite(RewriteKind.FULL, "/x")))
+    out = evaluator(table(rule)).evaluate(req("/y"))
+    assert out.redirect is not None and out.redirect.location == "https://example.com:8443/x"
+    default_port = Rule((), redirect=Redirect(302, scheme="https", port=443))
+    loc = evaluator(table(default_port)).evaluate(req("/y")).redirect
+    assert loc is not None and loc.location == "https://web/y"
+    derived = Rule((), redirect=Redirect(301, derive_port_from_request=True))
+    loc = evaluator(table(derived)).evaluate(
+        req("/y", service=ServiceKey(NS, "web", 9090))).redirect
+    assert loc is not None and loc.location == "http://web:9090/y"
+
+
+def test_direct_response_and_fault() -> None:
+    ev = evaluator(table(Rule((exact("/a"),), direct_status=418),
+                         Rule((), (dest("f"),), fault=True)))
+    out = ev.evaluate(req("/a"))
+    assert out.status == 418 and out.backends == ()
+    faulty = ev.evaluate(req("/b"))
+    assert faulty.status == 200 and faulty.notes
+
+
+def test_weights_ports_and_500() -> None:
+    ev = evaluator(table(Rule((exact("/w"),), (dest("a", 3), dest("b", 0), dest("c", 1, 8080))),
+                         Rule((exact("/z"),), (dest("a", 0),)),
+                         Rule((exact("/n"),), ())))
+    out = ev.evaluate(req("/w"))
+    assert out.backends == (Backend(NS, "a", 80, 3), Backend(NS, "c", 8080, 1))
+    assert ev.evaluate(req("/z")).status == 500
+    assert ev.evaluate(req("/n")).status == 500
+
+
+def test_header_operations_and_host_rewrite() -> None:
+    rule = Rule((), (dest("a", request_headers=HeaderOps(set=(("x-d", "1"),))),),
+                request_headers=HeaderOps(set=(("x-s", "v"),), add=(("x-a", "2"),),
+                                          remove=("x-r",)),
+                response_headers=HeaderOps(add=(("x-resp", "y"),)), rewrite_host="backend")
+    out = evaluator(table(rule)).evaluate(req(headers=(("x-a", "1"), ("x-r", "gone"))))
+    assert dict(out.request_headers) == {"x-a": "1,2", "x-s": "v", "x-d": "1"}
+    assert dict(out.response_headers) == {"x-resp": "y"}
+    assert out.host == "backend"
+
+
+def test_differing_destination_header_ops_keep_rule_level_only() -> None:
+    rule = Rule((), (dest("a", request_headers=HeaderOps(set=(("x", "a"),))),
+                     dest("b", request_headers=HeaderOps(set=(("x", "b"),)))))
+    out = evaluator(table(rule)).evaluate(req())
+    assert dict(out.request_headers) == {} and out.notes
+
+
+def test_timeout_retry_mirror_and_default_retry() -> None:
+    from meshmigrate.model import MirrorPolicy
+
+    default = RetryPolicy(2, (), is_source_default=True)
+    ev = evaluator(table(
+        Rule((exact("/t"),), (dest("a"),), timeout_ms=1500,
+             retry=RetryPolicy(3, (503,), per_try_timeout_ms=500),
+             mirrors=(MirrorPolicy(ServiceRef(NS, "shadow"), None, 50.0),)),
+        Rule((), (dest("a"),)), default_retry=default))
+    out = ev.evaluate(req("/t"))
+    assert out.timeout == "1s500ms"
+    assert out.retry is not None and (out.retry.attempts, out.retry.codes) == (3, (503,))
+    assert out.retry.per_try_timeout == "500ms"
+    assert [(m.name, m.port, m.percent) for m in out.mirrors] == [("shadow", 80, 50.0)]
+    plain = ev.evaluate(req("/other"))
+    assert plain.timeout is None and plain.retry is not None and plain.retry.attempts == 2
+
+
+def test_tcp_requests_use_tcp_tables() -> None:
+    ev = evaluator(table(Rule((), (dest("tcp-a"),)), protocol=Protocol.TCP),
+                   table(Rule((), (dest("http-a"),))))
+    tcp = ev.evaluate(req(protocol="tcp"))
+    assert backend_names(tcp) == ["tcp-a"] and tcp.path is None
+    assert backend_names(ev.evaluate(req())) == ["http-a"]
+
+
+def test_outcome_json_shape() -> None:
+    out = evaluator(table(Rule((), (dest("a"),)))).evaluate(req("/p"))
+    assert set(out.to_json()) == {"status", "rule", "backends", "path", "host",
+                                  "request_headers", "response_headers", "redirect",
+                                  "timeout", "retry", "mirrors"}
