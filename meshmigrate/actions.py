@@ -244,9 +244,7 @@ def retry_field(rule: Rule, ctx: RuleContext) -> Obj | None:
         return None
     if not ctx.profile.retry_field:
         if not ctx.profile.annotations_for_policy:
-            code = "DEFAULT_RETRIES_LOST" if policy.is_source_default else "RETRY_DROPPED"
-            ctx.report(rule, code, _retry_text(policy) + " cannot be expressed for target "
-                       f"{ctx.profile.target} ({ctx.profile.channel} channel)", "retries")
+            _report_retry_loss(policy, rule, ctx)
         return None
     out: Obj = {"attempts": policy.attempts}
     if policy.codes:
@@ -256,6 +254,17 @@ def retry_field(rule: Rule, ctx: RuleContext) -> Obj | None:
     return out
 
 
-def _retry_text(policy: RetryPolicy) -> str:
-    kind = "the source's default retry policy" if policy.is_source_default else "retry policy"
-    return f"{kind} ({policy.attempts} attempts)"
+def _report_retry_loss(policy: RetryPolicy, rule: Rule, ctx: RuleContext) -> None:
+    """Explicit retries are reported per rule; the source's default policy once per table
+    (it applies to every rule alike)."""
+    where = f"for target {ctx.profile.target} ({ctx.profile.channel} channel)"
+    if not policy.is_source_default:
+        ctx.report(rule, "RETRY_DROPPED", f"retry policy ({policy.attempts} attempts) cannot "
+                   f"be expressed {where}", "retries")
+        return
+    origin = ctx.route.table.origin
+    ctx.findings.add("DEFAULT_RETRIES_LOST", origin.doc if origin else None,
+                     origin.path if origin else (),
+                     f"the source mesh retries failed requests by default ({policy.attempts} "
+                     f"attempts); no retries are configured {where}: use --channel "
+                     "experimental or --target istio to keep them")

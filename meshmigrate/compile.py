@@ -29,6 +29,7 @@ from meshmigrate.gmatch import (
     regex_for_string_prefix,
 )
 from meshmigrate.model import (
+    Destination,
     Match,
     PathKind,
     PathMatch,
@@ -128,6 +129,10 @@ def _compile_table(table: RouteTable, port: int | None, info: ServiceInfo | None
         route.rules = [CompiledRule([], rule, i) for i, rule, _ in applicable[:1]]
         return route
     groups = [_translate(rule, keep) for _, rule, keep in applicable]
+    if table.unmatched is Unmatched.PASS_THROUGH:
+        catch_all = _catch_all(table)
+        applicable.append((-1, catch_all, []))
+        groups.append([GMatch(GPath(PREFIX, "/"))])
     groups = _drop_shadowed(groups, applicable, findings)
     extra = _preserve_order(groups, applicable, findings, table)
     if extra:
@@ -135,23 +140,14 @@ def _compile_table(table: RouteTable, port: int | None, info: ServiceInfo | None
                 f"{extra} extra match(es) added so earlier rules keep winning", None)
     route.rules = [CompiledRule(ms, rule, i)
                    for (i, rule, _), ms in zip(applicable, groups, strict=True) if ms]
-    if table.unmatched is Unmatched.PASS_THROUGH:
-        route.rules.append(_catch_all(table, groups))
     return route
 
 
-def _catch_all(table: RouteTable, groups: list[list[GMatch]]) -> CompiledRule:
+def _catch_all(table: RouteTable) -> Rule:
     """Unmatched requests go to the Service itself (or the table's fallback): a last rule
-    matching everything. With regex rules present it must itself be a regex, since any
-    PathPrefix outranks every regex (see gmatch.RANK) and would steal their requests."""
-    any_regex = any(m.path.type == REGEX for ms in groups for m in ms)
-    path = regex_for_string_prefix("/", "any") if any_regex else GPath(PREFIX, "/")
-    fallback = getattr(table, "fallback", ()) or ()
-    from meshmigrate.model import Destination  # local: avoid widening the module's imports
-
-    dests = tuple(fallback) or (Destination(table.service, None),)
-    return CompiledRule([GMatch(path)], Rule(destinations=dests, name="fallthrough",
-                                             origin=table.origin), -1)
+    matching everything (Linkerd SP, SMI and Consul fall through; semantics.md §8.9)."""
+    dests = tuple(table.fallback) or (Destination(table.service, None),)
+    return Rule(destinations=dests, name="fallthrough", origin=table.origin)
 
 
 # --- translation of one source rule ----------------------------------------------------
@@ -257,11 +253,17 @@ def _preserve_order(groups: list[list[GMatch]], applicable: list[tuple[int, Rule
     added = 0
     while work:
         i, g = work.popleft()
+        if g not in groups[i]:
+            continue  # replaced by its demoted form
         for h in range(i):
             for m in list(groups[h]):
                 x = _needed(g, m)
                 if x is None:
                     continue
+                if isinstance(x, Unknown) and _demotable(g, m):
+                    g = _demote(groups[i], g)
+                    work.append((i, g))
+                    break
                 if isinstance(x, Unknown) or added >= MAX_EXTRA_MATCHES:
                     _order_problem(findings, applicable, h, i, m, g)
                     continue
@@ -270,7 +272,24 @@ def _preserve_order(groups: list[list[GMatch]], applicable: list[tuple[int, Rule
                 groups[h].append(x)
                 work.append((h, x))
                 added += 1
+            else:
+                continue
+            break
     return added
+
+
+def _demotable(g: GMatch, m: GMatch) -> bool:
+    """A later match-everything PathPrefix ``/`` outranks every regex, so an earlier regex
+    rule can never keep its requests; written as the regex ``/.*`` instead it ranks with
+    the regexes, and the earlier rule wins the tie by rule order."""
+    return g.path == GPath(PREFIX, "/") and m.path.type == REGEX
+
+
+def _demote(group: list[GMatch], g: GMatch) -> GMatch:
+    demoted = GMatch(regex_for_string_prefix("/", "any"), g.method, g.headers, g.query,
+                     g.origin)
+    group[group.index(g)] = demoted
+    return demoted
 
 
 def _needed(g: GMatch, m: GMatch) -> GMatch | Unknown | None:
