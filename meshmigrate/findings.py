@@ -45,6 +45,7 @@ CATALOGUE: dict[str, tuple[Severity, str]] = {
     "METHOD_EXPANDED": (I, "method prefix/regex expanded over the method enum"),
     "HEADER_MATCH_APPROXIMATED": (W, "header match encoded as a regular expression"),
     "JWT_CLAIM_MATCH_DROPPED": (E, "JWT-claim routing cannot be expressed"),
+    "MATCH_NAME_DROPPED": (I, "match name/statPrefix dropped (access-log and stats naming only)"),
     "PORT_MATCH_SPLIT": (I, "port match encoded as a route per Service port"),
     "SHADOWED_CATCH_ALL": (I, "catch-all rule added for unmatched requests (source falls through)"),
     # hosts and scope
