@@ -134,6 +134,7 @@ def _compile_table(table: RouteTable, port: int | None, info: ServiceInfo | None
         applicable.append((-1, catch_all, []))
         groups.append([GMatch(GPath(PREFIX, "/"))])
     groups = _drop_shadowed(groups, applicable, findings)
+    _route_exclusions(groups)
     extra = _preserve_order(groups, applicable, findings, table)
     if extra:
         _report(findings, table, "ORDER_PRESERVED_BY_SPLIT",
@@ -192,7 +193,7 @@ def _paths(path: PathMatch | None) -> list[GPath]:
         if value == "/":
             return [GPath(PREFIX, "/")]
         if value.endswith("/"):
-            return [regex_for_string_prefix(value, "any")]
+            return [GPath(PREFIX, value, excl=value.rstrip("/"))]
         return [GPath(PREFIX, value), regex_for_string_prefix(value, "nonslash")]
     return [GPath(REGEX, _regex_body(path))]
 
@@ -226,6 +227,40 @@ def _named(cond: StringMatch) -> tuple[str, str, str] | None:
     if cond.ignore_case:
         typ, val = REGEX, "(?i)" + (esc if cond.kind is StrKind.EXACT else val)
     return (cond.name, typ, val)
+
+
+# --- trailing-slash string prefixes ----------------------------------------------------
+def _route_exclusions(groups: list[list[GMatch]]) -> None:
+    """A string prefix ``/a/`` is emitted as PathPrefix ``/a/``, which Gateway API also
+    matches for ``/a`` (a trailing slash is ignored, HTTPPathMatch doc). The exact path
+    ``/a`` (with the same conditions) is handed to the later rules that take it in the
+    source, as Exact matches that outrank the prefix. Where no later rule takes all of it
+    (a 404 in the source), the prefix falls back to the exact regex ``/a/.*``."""
+    for i, ms in enumerate(groups):
+        for k, g in enumerate(ms):
+            if g.path.excl is not None and not _hand_over(g, groups, i):
+                ms[k] = GMatch(regex_for_string_prefix(g.path.value, "any"), g.method,
+                               g.headers, g.query, g.origin)
+
+
+def _hand_over(g: GMatch, groups: list[list[GMatch]], i: int) -> bool:
+    assert g.path.excl is not None
+    target = GMatch(GPath(EXACT, g.path.excl), g.method, g.headers, g.query)
+    additions: list[tuple[int, GMatch]] = []
+    for j in range(i + 1, len(groups)):
+        for m in groups[j]:
+            x = intersect(target, m)
+            if x is None:
+                continue
+            if isinstance(x, Unknown):
+                return False
+            additions.append((j, GMatch(x.path, x.method, x.headers, x.query, m.origin)))
+            if x.same_conditions(target):
+                for j2, add in additions:
+                    if not any(y.same_conditions(add) for y in groups[j2]):
+                        groups[j2].append(add)
+                return True
+    return False
 
 
 # --- shadowing and order ---------------------------------------------------------------

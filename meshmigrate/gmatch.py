@@ -38,12 +38,15 @@ UNKNOWN = Unknown()
 class GPath:
     """``type`` and ``value`` as emitted. For regexes generated from a string prefix,
     ``lit`` is that prefix and ``cont`` says what may follow: ``any`` (``lit.*``) or
-    ``nonslash`` (``lit[^/].*``, the part of a string prefix that a segment prefix misses)."""
+    ``nonslash`` (``lit[^/].*``, the part of a string prefix that a segment prefix misses).
+    ``excl`` marks a PathPrefix ``/a/`` standing for the string prefix ``/a/``: Gateway API
+    also matches ``/a`` with it, so the compiler routes the exact path ``/a`` elsewhere."""
 
     type: str
     value: str
     lit: str | None = None
     cont: str = "any"
+    excl: str | None = None  # PathPrefix "/a/" for a string prefix: "/a" is not matched
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +105,7 @@ def intersect_path(a: GPath, b: GPath) -> GPath | None | Unknown:
     if b.type == EXACT and a.type != EXACT:
         a, b = b, a
     if a.type == EXACT:
-        return a if _path_matches(b, a.value) else None
+        return a if _path_matches(b, a.value) and a.value != b.excl else None
     if a.type == REGEX and b.type == PREFIX:
         a, b = b, a
     if a.type == PREFIX and b.type == PREFIX:
