@@ -1,0 +1,1000 @@
+"""The Gateway API (GAMMA) evaluator: what a conformant mesh does with a request.
+
+It reads HTTPRoute, GRPCRoute, TCPRoute and TLSRoute objects (``gateway.networking.k8s.io``
+v1, v1beta1, v1alpha2, v1alpha3) and core ``v1`` Services **as plain dicts parsed from YAML**
+and computes a request's :class:`~meshmigrate.semantics.outcome.Outcome` from the Gateway API
+spec alone (``apis/v1/httproute_types.go``, ``grpcroute_types.go``, ``shared_types.go`` and
+GEP-1294 for mesh attachment). It never looks at meshmigrate's routing model: it is the
+independent check of the converter's output (DESIGN §1).
+
+Choices where the spec leaves room (each also noted where it is implemented):
+
+- **Regex path precedence** is implementation-specific. :data:`REGEX_PATH_RANK` defaults to
+  :attr:`RegexRank.BELOW_PREFIX`, Istio's ``getURIRank``/``sortHTTPRoutes``
+  (``pilot/pkg/config/kube/gateway/conversion.go``): Exact > PathPrefix (any, even ``/``) >
+  RegularExpression; among regexes the longer pattern (in characters) wins.
+- **creationTimestamp**: routes without one (freshly emitted YAML) count as *newer* than every
+  route that has one, and as equally old among themselves, so ``{namespace}/{name}`` decides.
+- **Outcome.request_headers** is the whole header map the backend sees, lower-case names,
+  repeated request headers comma-joined (RFC 9110 §5.3), **without** ``host``: the host the
+  backend sees is ``Outcome.host``. A RequestHeaderModifier that sets ``host`` changes
+  ``Outcome.host``. Header *matches* see repeated headers comma-joined too (as Envoy does).
+- **Non-forwarded outcomes** (404, 500, redirect) carry only ``status``, ``rule`` and
+  ``redirect``: nothing reaches a backend, so there is no path, host or header map to compare.
+- **backendRequest without retry** becomes ``Retry(attempts=0, per_try_timeout=...)``: a
+  per-try timeout with no retries is exactly a bound on each backend request. A ``retry``
+  without ``attempts`` (implementation-specific count) is recorded as ``attempts=0``, noted.
+- **Backend-level filters** are applied only when every backend that gets traffic has the same
+  ones; otherwise the Outcome (one per request) cannot say which applies, and a note says so.
+- **Partly invalid backends**: ``Outcome.backends`` lists the valid ones; the share that would
+  get a 500 (spec: "the proportion of requests that would otherwise have been routed to an
+  invalid backend MUST receive a 500") is reported in ``notes``.
+- **CORS** and **ExtensionRef** filters are reported in ``notes`` and otherwise ignored.
+- **Route-type conflicts** (GRPCRoute > HTTPRoute > TLSRoute > TCPRoute, GEP-1294) are decided
+  among the routes that apply to the client (its consumer routes, else the producer routes).
+- **Invalid rules** (what the CRD's CEL rules or the spec's "Accepted: False" would reject) are
+  dropped and listed in :attr:`GatewayEvaluator.problems`; a route left with no valid rule does
+  not attach at all.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from meshmigrate.semantics.atoms import Atoms, HeaderAtom, PathAtom, QueryAtom, ValueKind
+from meshmigrate.semantics.durations import DurationError, canonical_duration
+from meshmigrate.semantics.outcome import (
+    Backend,
+    Mirror,
+    Outcome,
+    Redirect,
+    Request,
+    Retry,
+    ServiceKey,
+)
+
+__all__ = [
+    "DEFAULT_SERVICE_PORT",
+    "GATEWAY_GROUP",
+    "REGEX_PATH_RANK",
+    "ROUTE_KIND_PRIORITY",
+    "GatewayEvaluator",
+    "RegexRank",
+    "replace_prefix_match",
+    "segment_prefix_match",
+]
+
+GATEWAY_GROUP = "gateway.networking.k8s.io"
+
+
+class RegexRank(enum.Enum):
+    """Where RegularExpression path matches rank (implementation-specific in the spec)."""
+
+    BELOW_PREFIX = "below-prefix"  # Istio getURIRank: Exact 3 > Prefix 2 > Regex 1
+    AS_PREFIX = "as-prefix"  # ranked like a PathPrefix with as many characters
+
+
+REGEX_PATH_RANK = RegexRank.BELOW_PREFIX
+
+# GEP-1294: on one Service port the first kind present wins; the others are Conflicted.
+ROUTE_KIND_PRIORITY: tuple[str, ...] = ("GRPCRoute", "HTTPRoute", "TLSRoute", "TCPRoute")
+_L4_KINDS = frozenset({"TLSRoute", "TCPRoute"})
+_WELL_KNOWN_PORTS: dict[str, int] = {"http": 80, "https": 443}
+DEFAULT_SERVICE_PORT = 80  # a port-less parentRef to a Service we were not given
+_GRPC_APP_PROTOCOLS = frozenset({"grpc", "grpc-web"})
+
+_ViewKey = str | None  # client namespace of a consumer view; None = the producer view
+_AttachKey = tuple[str, str, int | None]  # (namespace, name, port or None = any port)
+
+
+# --------------------------------------------------------------------------- path helpers
+
+
+def segment_prefix_match(path: str, prefix: str) -> bool:
+    """Gateway API ``PathPrefix``: whole ``/``-separated elements, trailing ``/`` ignored
+    (``/abc`` matches ``/abc``, ``/abc/``, ``/abc/def``, not ``/abcd``; ``/`` matches all)."""
+    stem = prefix.rstrip("/")
+    return not stem or path == stem or path.startswith(stem + "/")
+
+
+def replace_prefix_match(path: str, prefix: str, replacement: str) -> str:
+    """``ReplacePrefixMatch`` per the table in ``HTTPPathModifier`` (httproute_types.go):
+    the matched prefix is replaced on element boundaries, trailing ``/`` on either side
+    ignored, and an empty result becomes ``/`` (``/foo`` + ``/xyz/`` on ``/foo/bar`` →
+    ``/xyz/bar``; ``/foo`` + ``""`` on ``/foo`` → ``/``; ``/foo`` + ``/xyz`` on ``/foo/`` →
+    ``/xyz/``)."""
+    if not segment_prefix_match(path, prefix):
+        return path
+    rest = path[len(prefix.rstrip("/")):]  # "" or starts with "/"
+    new = replacement.rstrip("/") + rest
+    return new if new.startswith("/") else "/" + new
+
+
+# --------------------------------------------------------------------------- parsed objects
+
+
+class _Invalid(Exception):
+    """A rule (or route) that a conformant implementation would not accept."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Port:
+    number: int
+    name: str
+    app_protocol: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Service:
+    ports: tuple[_Port, ...]
+    parentable: bool  # ClusterIP Services only may be parents (GEP-1294)
+
+
+@dataclass(frozen=True, slots=True)
+class _RouteId:
+    kind: str
+    namespace: str
+    name: str
+    created: float | None
+
+    @property
+    def label(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    def order(self) -> tuple[int, float, str]:
+        """Cross-route tie-break: oldest creationTimestamp, then ``{namespace}/{name}``.
+        A missing timestamp sorts after every present one (see module docstring)."""
+        if self.created is None:
+            return (1, 0.0, self.label)
+        return (0, self.created, self.label)
+
+
+@dataclass(frozen=True, slots=True)
+class _Cond:
+    """One string condition: Exact, PathPrefix (paths only) or RegularExpression."""
+
+    kind: str
+    value: str
+    pattern: re.Pattern[str] | None = None
+
+    def test(self, text: str | None) -> bool:
+        if text is None:
+            return False
+        if self.pattern is not None:
+            # Full match: Envoy-based meshes use RE2 full match; Python re is close enough
+            # for the RE2 subset (RE2 has no backreferences or lookaround).
+            return self.pattern.fullmatch(text) is not None
+        if self.kind == "PathPrefix":
+            return segment_prefix_match(text, self.value)
+        return text == self.value
+
+
+def _cond(kind: str, value: str, allowed: Sequence[str]) -> _Cond:
+    if kind not in allowed:
+        raise _Invalid(f"unsupported match type {kind!r}")
+    if kind != "RegularExpression":
+        return _Cond(kind, value)
+    try:
+        return _Cond(kind, value, re.compile(value))
+    except re.error as exc:
+        raise _Invalid(f"invalid regular expression {value!r}: {exc}") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class _Match:
+    """One HTTPRouteMatch / GRPCRouteMatch: all conditions ANDed."""
+
+    path: _Cond
+    headers: tuple[tuple[str, _Cond], ...]
+    queries: tuple[tuple[str, _Cond], ...]
+    method: str | None
+    rank: tuple[int, ...]  # precedence, larger first
+    atoms: Atoms
+
+    def test(self, request: Request) -> bool:
+        return (
+            self.path.test(request.path)
+            and (self.method is None or request.method == self.method)
+            and all(cond.test(_header_value(request, name)) for name, cond in self.headers)
+            and all(cond.test(request.query_param(name)) for name, cond in self.queries)
+        )
+
+
+def _header_value(request: Request, name: str) -> str | None:
+    """The value a header match sees: repeated headers comma-joined; ``host`` is the Host
+    the client sends (``Request.host``, which defaults to the Service name)."""
+    if name == "host":
+        return request.host
+    values = [value for key, value in request.headers if key.lower() == name]
+    return ",".join(values) if values else None
+
+
+@dataclass(slots=True)
+class _State:
+    """The request as it flows through a rule's filters."""
+
+    request: Request
+    match: _Match
+    path: str
+    host: str
+    headers: dict[str, str]
+    response: dict[str, str] = field(default_factory=dict)
+    mirrors: list[Mirror] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    redirect: Redirect | None = None
+
+
+class _Filter(Protocol):
+    def apply(self, state: _State) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _HeaderFilter:
+    """Request/ResponseHeaderModifier: set overwrites, add appends with ``,``, remove
+    deletes; names case-insensitive (HTTPHeaderFilter)."""
+
+    response: bool
+    set: tuple[tuple[str, str], ...]
+    add: tuple[tuple[str, str], ...]
+    remove: tuple[str, ...]
+
+    def apply(self, state: _State) -> None:
+        target = state.response if self.response else state.headers
+        for name, value in self.set:
+            self._put(state, target, name, value)
+        for name, value in self.add:
+            old = None if name == "host" and not self.response else target.get(name)
+            self._put(state, target, name, value if old is None else f"{old},{value}")
+        for name in self.remove:
+            if name == "host" and not self.response:
+                state.notes.append("RequestHeaderModifier cannot remove host; ignored")
+            target.pop(name, None)
+
+    def _put(self, state: _State, target: dict[str, str], name: str, value: str) -> None:
+        if name == "host" and not self.response:
+            state.host = value  # setting Host is an authority rewrite
+        else:
+            target[name] = value
+
+
+@dataclass(frozen=True, slots=True)
+class _PathModifier:
+    kind: str  # ReplaceFullPath | ReplacePrefixMatch
+    value: str
+
+    def rewrite(self, path: str, match: _Match) -> str:
+        if self.kind == "ReplaceFullPath":
+            return self.value
+        return replace_prefix_match(path, match.path.value, self.value)
+
+
+@dataclass(frozen=True, slots=True)
+class _RewriteFilter:
+    hostname: str | None
+    path: _PathModifier | None
+
+    def apply(self, state: _State) -> None:
+        if self.hostname is not None:
+            state.host = self.hostname
+        if self.path is not None:
+            state.path = self.path.rewrite(state.path, state.match)
+
+
+@dataclass(frozen=True, slots=True)
+class _RedirectFilter:
+    """RequestRedirect (HTTPRequestRedirectFilter): the Location is built from the request,
+    each field overriding its part; statusCode defaults to 302."""
+
+    scheme: str | None
+    hostname: str | None
+    path: _PathModifier | None
+    port: int | None
+    status: int
+
+    def apply(self, state: _State) -> None:
+        state.redirect = Redirect(self.location(state.request, state.match), self.status)
+
+    def location(self, request: Request, match: _Match) -> str:
+        scheme = self.scheme or request.scheme
+        host = self.hostname or _strip_port(request.host)
+        path = self.path.rewrite(request.path, match) if self.path else request.path
+        port = self._port(request)
+        # "SHOULD NOT add the port number" for http:80 and https:443.
+        shown = "" if _WELL_KNOWN_PORTS.get(scheme) == port else f":{port}"
+        query = "&".join(f"{key}={value}" for key, value in request.query)
+        return f"{scheme}://{host}{shown}{path}" + (f"?{query}" if query else "")
+
+    def _port(self, request: Request) -> int:
+        """Explicit port; else the well-known port of an explicit scheme; else the port the
+        request came in on (the Gateway "listener port"; in a mesh, the Service port)."""
+        if self.port is not None:
+            return self.port
+        if self.scheme is not None:
+            return _WELL_KNOWN_PORTS.get(self.scheme, request.service.port)
+        return request.service.port
+
+
+def _strip_port(host: str) -> str:
+    if host.startswith("["):  # [v6addr]:port
+        return host.split("]", 1)[0] + "]"
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+@dataclass(frozen=True, slots=True)
+class _MirrorFilter:
+    mirror: Mirror | None
+    problem: str | None = None
+
+    def apply(self, state: _State) -> None:
+        if self.mirror is not None:
+            state.mirrors.append(self.mirror)
+        elif self.problem:
+            state.notes.append(self.problem)
+
+
+@dataclass(frozen=True, slots=True)
+class _NoteFilter:
+    note: str
+
+    def apply(self, state: _State) -> None:
+        state.notes.append(self.note)
+
+
+@dataclass(frozen=True, slots=True)
+class _BackendRef:
+    backend: Backend | None  # None: invalid (then ``problem`` says why)
+    weight: int
+    filters: tuple[_Filter, ...] = ()
+    problem: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    route: _RouteId
+    index: int
+    label: str
+    matches: tuple[_Match, ...]
+    filters: tuple[_Filter, ...]
+    backends: tuple[_BackendRef, ...]
+    timeout: str | None = None
+    retry: Retry | None = None
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    key: tuple[Any, ...]
+    rule: _Rule
+    match: _Match
+
+
+@dataclass(frozen=True, slots=True)
+class _View:
+    """The routes that apply to one client view of one Service port, precedence-sorted."""
+
+    kind: str
+    rules: tuple[_Rule, ...]
+    candidates: tuple[_Candidate, ...]
+    notes: tuple[str, ...] = ()
+
+
+# --------------------------------------------------------------------------- small readers
+
+
+def _meta(obj: Mapping[str, Any]) -> tuple[str, str]:
+    meta = obj.get("metadata") or {}
+    return str(meta.get("namespace") or "default"), str(meta.get("name") or "")
+
+
+def _created(obj: Mapping[str, Any]) -> float | None:
+    raw = (obj.get("metadata") or {}).get("creationTimestamp")
+    if isinstance(raw, datetime):
+        stamp = raw
+    elif isinstance(raw, str):
+        try:
+            stamp = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    else:
+        return None
+    return (stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)).timestamp()
+
+
+def _is_route(obj: Mapping[str, Any]) -> bool:
+    api = str(obj.get("apiVersion", ""))
+    return api.startswith(GATEWAY_GROUP + "/") and obj.get("kind") in ROUTE_KIND_PRIORITY
+
+
+def _is_service(obj: Mapping[str, Any]) -> bool:
+    return obj.get("apiVersion") == "v1" and obj.get("kind") == "Service"
+
+
+def _flatten(objects: Iterable[Mapping[str, Any]]) -> Iterator[Mapping[str, Any]]:
+    for obj in objects:
+        if obj.get("kind") == "List":
+            yield from _flatten(obj.get("items") or [])
+        elif obj:
+            yield obj
+
+
+def _service_entry(obj: Mapping[str, Any]) -> _Service:
+    spec = obj.get("spec") or {}
+    ports = tuple(
+        _Port(int(p["port"]), str(p.get("name") or ""), str(p.get("appProtocol") or ""))
+        for p in spec.get("ports") or []
+        if "port" in p
+    )
+    parentable = spec.get("type") != "ExternalName" and spec.get("clusterIP") != "None"
+    return _Service(ports, parentable)
+
+
+def _canonical(value: Any, what: str) -> str | None:
+    """A canonical duration, or None for a disabled ("0s") or absent one."""
+    if value is None:
+        return None
+    try:
+        text = canonical_duration(str(value))
+    except DurationError as exc:
+        raise _Invalid(f"invalid {what} duration {value!r}") from exc
+    return None if text == "0s" else text
+
+
+# --------------------------------------------------------------------------- parser
+
+
+class _Parser:
+    """Turns route dicts into :class:`_Rule` objects, applying the CRD defaults and
+    dropping what the CRD validation (CEL) or the spec would reject."""
+
+    def __init__(self, services: Mapping[tuple[str, str], _Service], strict: bool,
+                 regex_rank: RegexRank, problems: list[str]) -> None:
+        self.services = services
+        self.strict = strict
+        self.regex_rank = regex_rank
+        self.problems = problems
+
+    # routes -----------------------------------------------------------------------------
+
+    def rules(self, obj: Mapping[str, Any]) -> tuple[_RouteId, list[_Rule]]:
+        """The route's identity and its valid rules (invalid ones are listed as problems)."""
+        ns, name = _meta(obj)
+        route = _RouteId(str(obj["kind"]), ns, name, _created(obj))
+        spec = obj.get("spec") or {}
+        # CRD default: rules = [{matches: [{path: {type: PathPrefix, value: /}}]}].
+        raw_rules = spec.get("rules") or [{}]
+        rules: list[_Rule] = []
+        for index, raw in enumerate(raw_rules):
+            try:
+                rules.append(self.rule(route, index, raw))
+            except _Invalid as exc:
+                self.problems.append(f"{route.kind} {route.label} rule {index} dropped: {exc}")
+        if spec.get("hostnames"):
+            self.problems.append(f"{route.kind} {route.label}: hostnames are ignored for "
+                                 "mesh routing (GEP-1294)")
+        return route, rules
+
+    def rule(self, route: _RouteId, index: int, raw: Mapping[str, Any]) -> _Rule:
+        label = f"{route.label}#{raw.get('name') or index}"
+        if route.kind in _L4_KINDS:
+            backends = tuple(self.backend(ref, route, ()) for ref in raw.get("backendRefs") or [])
+            return _Rule(route, index, label, (), (), backends)
+        matches = self.matches(route.kind, raw.get("matches") or [{}])
+        filters = self.filters(route, raw.get("filters") or [], matches)
+        refs = raw.get("backendRefs") or []
+        if refs and any(isinstance(f, _RedirectFilter) for f in filters):
+            raise _Invalid("RequestRedirect filter must not be used together with backendRefs")
+        backends = tuple(self.backend(ref, route, matches) for ref in refs)
+        timeout, retry, notes = self.timing(route, raw)
+        return _Rule(route, index, label, matches, filters, backends, timeout, retry, notes)
+
+    def timing(self, route: _RouteId,
+               raw: Mapping[str, Any]) -> tuple[str | None, Retry | None, tuple[str, ...]]:
+        """``timeouts.request`` and the retry policy (HTTPRoute only: GRPCRoute has none)."""
+        if route.kind != "HTTPRoute":
+            return None, None, ()
+        timeouts = raw.get("timeouts") or {}
+        request = _canonical(timeouts.get("request"), "timeouts.request")
+        per_try = _canonical(timeouts.get("backendRequest"), "timeouts.backendRequest")
+        retry_spec = raw.get("retry")
+        if retry_spec is None:
+            return request, (Retry(0, per_try_timeout=per_try) if per_try else None), ()
+        notes: tuple[str, ...] = ()
+        attempts = retry_spec.get("attempts")
+        if attempts is None:
+            notes = ("retry.attempts unset: the number of retries is implementation-specific",)
+        retry = Retry(
+            attempts=int(attempts or 0),
+            codes=tuple(sorted(int(c) for c in retry_spec.get("codes") or [])),
+            per_try_timeout=per_try,
+            backoff=_canonical(retry_spec.get("backoff"), "retry.backoff"),
+        )
+        return request, retry, notes
+
+    # matches ----------------------------------------------------------------------------
+
+    def matches(self, kind: str, raw: Sequence[Mapping[str, Any]]) -> tuple[_Match, ...]:
+        if kind == "GRPCRoute":
+            return tuple(self.grpc_match(m) for m in raw)
+        return tuple(self.http_match(m) for m in raw)
+
+    def http_match(self, raw: Mapping[str, Any]) -> _Match:
+        """HTTPRouteMatch with CRD defaults: path PathPrefix ``/``, header/query type Exact."""
+        path_spec = raw.get("path") or {}
+        kind = str(path_spec.get("type") or "PathPrefix")
+        path = _cond(kind, str(path_spec.get("value", "/")),
+                     ("Exact", "PathPrefix", "RegularExpression"))
+        headers = self.value_conds(raw.get("headers"), lower=True)
+        queries = self.value_conds(raw.get("queryParams"), lower=False)
+        method = raw.get("method")
+        rank = (self.path_rank(kind), len(path.value), int(method is not None),
+                len(headers), len(queries))
+        atoms = Atoms(
+            paths=frozenset({_path_atom(path)}),
+            headers=frozenset(HeaderAtom(n, _atom_kind(c), c.value) for n, c in headers),
+            queries=frozenset(QueryAtom(n, _atom_kind(c), c.value) for n, c in queries),
+            methods=frozenset({str(method)}) if method else frozenset(),
+        )
+        return _Match(path, headers, queries, str(method) if method else None, rank, atoms)
+
+    def path_rank(self, kind: str) -> int:
+        """HTTPRouteRule.matches precedence: Exact, then PathPrefix; regex per the constant."""
+        if kind == "Exact":
+            return 3
+        if kind == "RegularExpression" and self.regex_rank is RegexRank.BELOW_PREFIX:
+            return 1
+        return 2
+
+    def grpc_match(self, raw: Mapping[str, Any]) -> _Match:
+        """GRPCRouteMatch: the method match becomes a path condition on ``/service/method``
+        (as Istio converts it); precedence = characters in service, then method, then
+        number of header matches (GRPCRouteRule.matches)."""
+        method = raw.get("method") or {}
+        kind = str(method.get("type") or "Exact")
+        service, name = str(method.get("service") or ""), str(method.get("method") or "")
+        path = _grpc_path(kind, service, name)
+        headers = self.value_conds(raw.get("headers"), lower=True)
+        rank = (len(service), len(name), len(headers))
+        atoms = Atoms(
+            paths=frozenset({_path_atom(path)}),
+            headers=frozenset(HeaderAtom(n, _atom_kind(c), c.value) for n, c in headers),
+            grpc=True,
+        )
+        return _Match(path, headers, (), None, rank, atoms)
+
+    def value_conds(self, raw: Any, *, lower: bool) -> tuple[tuple[str, _Cond], ...]:
+        """Header or query matches; a repeated name counts only the first time (spec)."""
+        out: dict[str, _Cond] = {}
+        for item in raw or []:
+            name = str(item["name"]).lower() if lower else str(item["name"])
+            if name not in out:
+                kind = str(item.get("type") or "Exact")
+                out[name] = _cond(kind, str(item["value"]), ("Exact", "RegularExpression"))
+        return tuple(out.items())
+
+    # filters ----------------------------------------------------------------------------
+
+    def filters(self, route: _RouteId, raw: Sequence[Mapping[str, Any]],
+                matches: tuple[_Match, ...]) -> tuple[_Filter, ...]:
+        _check_filter_counts(route.kind, [str(f.get("type")) for f in raw])
+        return tuple(self.filter(route, f, matches) for f in raw)
+
+    def filter(self, route: _RouteId, raw: Mapping[str, Any],
+               matches: tuple[_Match, ...]) -> _Filter:
+        kind = raw.get("type")
+        if kind in ("RequestHeaderModifier", "ResponseHeaderModifier"):
+            return _header_filter(raw, response=kind == "ResponseHeaderModifier")
+        if kind == "RequestMirror":
+            return self.mirror(route, raw.get("requestMirror") or {})
+        if kind == "URLRewrite":
+            spec = raw.get("urlRewrite") or {}
+            return _RewriteFilter(spec.get("hostname"), _path_modifier(spec, matches))
+        if kind == "RequestRedirect":
+            return _redirect_filter(raw.get("requestRedirect") or {}, matches)
+        if kind == "CORS":
+            return _NoteFilter(f"CORS filter of {route.label} not evaluated")
+        if kind == "ExtensionRef":
+            ref = raw.get("extensionRef") or {}
+            return _NoteFilter(f"ExtensionRef filter {ref.get('kind')}/{ref.get('name')} "
+                               "not evaluated (implementation-specific)")
+        raise _Invalid(f"unknown filter type {kind!r}")  # spec: Accepted=False
+
+    def mirror(self, route: _RouteId, spec: Mapping[str, Any]) -> _MirrorFilter:
+        """RequestMirror: ``percent`` or ``fraction`` (default 100%); invalid refs dropped."""
+        ref = spec.get("backendRef") or {}
+        backend, problem = self.resolve(ref, route.namespace)
+        if backend is None:
+            return _MirrorFilter(None, f"mirror dropped: {problem}")
+        return _MirrorFilter(Mirror(backend.namespace, backend.name, backend.port,
+                                    _mirror_percent(spec)))
+
+    # backends ---------------------------------------------------------------------------
+
+    def backend(self, ref: Mapping[str, Any], route: _RouteId,
+                matches: tuple[_Match, ...]) -> _BackendRef:
+        weight = max(int(ref.get("weight", 1)), 0)  # BackendRef.weight: default 1, min 0
+        raw_filters = ref.get("filters") or []
+        _check_filter_counts(route.kind, [str(f.get("type")) for f in raw_filters])
+        filters = tuple(self.filter(route, f, matches) for f in raw_filters)
+        backend, problem = self.resolve(ref, route.namespace, weight)
+        return _BackendRef(backend, weight, filters, problem)
+
+    def resolve(self, ref: Mapping[str, Any], route_ns: str,
+                weight: int = 1) -> tuple[Backend | None, str | None]:
+        """A BackendObjectReference: group "" / kind Service by default, namespace the
+        route's; ``port`` is required for a Service."""
+        group, kind = str(ref.get("group") or ""), str(ref.get("kind") or "Service")
+        ns, name = str(ref.get("namespace") or route_ns), str(ref.get("name") or "")
+        port = ref.get("port")
+        if group not in ("", "core") or kind != "Service":
+            return None, f"backendRef {group}/{kind} {ns}/{name} is not a Service (unsupported)"
+        if port is None:
+            return None, f"backendRef Service {ns}/{name} has no port (required)"
+        problem = self.service_problem(ns, name, int(port))
+        if problem:
+            return None, problem
+        return Backend(ns, name, int(port), weight), None
+
+    def service_problem(self, ns: str, name: str, port: int) -> str | None:
+        service = self.services.get((ns, name))
+        if service is None:
+            return f"backend Service {ns}/{name} not found" if self.strict else None
+        if service.ports and port not in {p.number for p in service.ports}:
+            return f"backend Service {ns}/{name} has no port {port}"
+        return None
+
+
+def _path_atom(cond: _Cond) -> PathAtom:
+    if cond.kind == "Exact":
+        return PathAtom("exact", cond.value)
+    if cond.kind == "PathPrefix":
+        return PathAtom("segment_prefix", cond.value)
+    return PathAtom("regex", cond.value)
+
+
+def _atom_kind(cond: _Cond) -> ValueKind:
+    return "exact" if cond.kind == "Exact" else "regex"
+
+
+def _grpc_path(kind: str, service: str, method: str) -> _Cond:
+    """The ``/service/method`` condition of a GRPCMethodMatch (forms as in Istio's
+    conversion: service only → ``/svc/.+``; method only → ``/[^/]+/method``)."""
+    if kind not in ("Exact", "RegularExpression"):
+        raise _Invalid(f"unsupported GRPCMethodMatch type {kind!r}")
+    if not service and not method:
+        return _Cond("PathPrefix", "/")
+    if kind == "Exact" and service and method:
+        return _Cond("Exact", f"/{service}/{method}")
+    quote = re.escape if kind == "Exact" else (lambda text: f"(?:{text})")
+    svc = quote(service) if service else "[^/]+"
+    meth = quote(method) if method else ".+"
+    return _cond("RegularExpression", f"/{svc}/{meth}", ("RegularExpression",))
+
+
+_SINGLE_USE = ("RequestHeaderModifier", "ResponseHeaderModifier", "RequestRedirect",
+               "URLRewrite", "CORS")
+_GRPC_FILTERS = frozenset({"RequestHeaderModifier", "ResponseHeaderModifier", "RequestMirror",
+                           "ExtensionRef"})
+
+
+def _check_filter_counts(route_kind: str, kinds: Sequence[str]) -> None:
+    """CEL on HTTPRouteRule.filters: each filter type at most once except RequestMirror and
+    ExtensionRef; RequestRedirect and URLRewrite are exclusive. GRPCRoute has fewer types."""
+    for kind in _SINGLE_USE:
+        if kinds.count(kind) > 1:
+            raise _Invalid(f"{kind} filter cannot be repeated")
+    if "RequestRedirect" in kinds and "URLRewrite" in kinds:
+        raise _Invalid("RequestRedirect and URLRewrite cannot be combined")
+    if route_kind == "GRPCRoute" and not set(kinds) <= _GRPC_FILTERS:
+        raise _Invalid(f"GRPCRoute does not support filters {sorted(set(kinds) - _GRPC_FILTERS)}")
+
+
+def _header_filter(raw: Mapping[str, Any], *, response: bool) -> _HeaderFilter:
+    spec = raw.get("responseHeaderModifier" if response else "requestHeaderModifier") or {}
+
+    def pairs(key: str) -> tuple[tuple[str, str], ...]:
+        return tuple((str(h["name"]).lower(), str(h["value"])) for h in spec.get(key) or [])
+
+    remove = tuple(str(n).lower() for n in spec.get("remove") or [])
+    return _HeaderFilter(response, pairs("set"), pairs("add"), remove)
+
+
+def _path_modifier(spec: Mapping[str, Any], matches: tuple[_Match, ...]) -> _PathModifier | None:
+    """HTTPPathModifier. ReplacePrefixMatch needs exactly one PathPrefix match (CEL)."""
+    path = spec.get("path")
+    if not path:
+        return None
+    kind = str(path.get("type"))
+    if kind == "ReplaceFullPath":
+        return _PathModifier(kind, str(path.get("replaceFullPath") or "/"))
+    if kind != "ReplacePrefixMatch":
+        raise _Invalid(f"unknown path modifier type {kind!r}")
+    if len(matches) != 1 or matches[0].path.kind != "PathPrefix":
+        raise _Invalid("ReplacePrefixMatch needs exactly one PathPrefix match")
+    return _PathModifier(kind, str(path.get("replacePrefixMatch") or ""))
+
+
+def _redirect_filter(spec: Mapping[str, Any], matches: tuple[_Match, ...]) -> _RedirectFilter:
+    port = spec.get("port")
+    return _RedirectFilter(
+        scheme=spec.get("scheme"),
+        hostname=spec.get("hostname"),
+        path=_path_modifier(spec, matches),
+        port=int(port) if port is not None else None,
+        status=int(spec.get("statusCode") or 302),  # CRD default 302
+    )
+
+
+def _mirror_percent(spec: Mapping[str, Any]) -> float:
+    if spec.get("percent") is not None:
+        return float(spec["percent"])
+    fraction = spec.get("fraction")
+    if fraction:
+        return 100.0 * float(fraction["numerator"]) / float(fraction.get("denominator") or 100)
+    return 100.0
+
+
+def _candidate_key(rule: _Rule, match_index: int, match: _Match) -> tuple[Any, ...]:
+    """Sort key: precedence (larger first), then oldest route, ``ns/name``, rule order and
+    match order (HTTPRouteRule.matches / GRPCRouteRule.matches doc)."""
+    return (tuple(-r for r in match.rank), rule.route.order(), rule.index, match_index)
+
+
+def _build_view(rules: Sequence[_Rule]) -> _View:
+    kinds = {rule.route.kind for rule in rules}
+    kind = next(k for k in ROUTE_KIND_PRIORITY if k in kinds)
+    notes = tuple(sorted({f"{r.route.kind} {r.route.label} ignored: {kind} wins on this "
+                          "Service port (GEP-1294)" for r in rules if r.route.kind != kind}))
+    chosen = tuple(rule for rule in rules if rule.route.kind == kind)
+    candidates = sorted(
+        (_Candidate(_candidate_key(rule, i, match), rule, match)
+         for rule in chosen for i, match in enumerate(rule.matches)),
+        key=lambda c: c.key,
+    )
+    return _View(kind, chosen, tuple(candidates), notes)
+
+
+def _header_map(request: Request) -> dict[str, str]:
+    """The request's headers as the backend sees them before filters (no ``host``)."""
+    out: dict[str, str] = {}
+    for name, value in request.headers:
+        key = name.lower()
+        if key != "host":
+            out[key] = f"{out[key]},{value}" if key in out else value
+    return out
+
+
+# --------------------------------------------------------------------------- evaluator
+
+
+class GatewayEvaluator:
+    """Evaluates requests against Gateway API routes attached to Services (GAMMA).
+
+    Routes are indexed per parent Service port at construction; :meth:`evaluate` then
+    costs O(matches of the routes on that port)."""
+
+    def __init__(self, objects: Iterable[Mapping[str, Any]], *, strict_backends: bool = False,
+                 regex_rank: RegexRank = REGEX_PATH_RANK) -> None:
+        """``strict_backends``: a backendRef to a Service absent from ``objects`` is invalid
+        (by default it is assumed to exist). ``regex_rank``: see :class:`RegexRank`."""
+        objs = list(_flatten(objects))
+        self.problems: list[str] = []
+        self._services = {_meta(o): _service_entry(o) for o in objs if _is_service(o)}
+        self._attached: dict[_AttachKey, list[tuple[_ViewKey, _Rule]]] = defaultdict(list)
+        self._hostnames: dict[_AttachKey, set[str]] = defaultdict(set)
+        self._views: dict[tuple[ServiceKey, _ViewKey], _View | None] = {}
+        parser = _Parser(self._services, strict_backends, regex_rank, self.problems)
+        for obj in objs:
+            if _is_route(obj):
+                self._attach(obj, parser)
+
+    # indexing ---------------------------------------------------------------------------
+
+    def _attach(self, obj: Mapping[str, Any], parser: _Parser) -> None:
+        route, rules = parser.rules(obj)
+        spec = obj.get("spec") or {}
+        if not rules:
+            self.problems.append(f"{route.kind} {route.label} has no valid rule: not attached")
+            return
+        for ref in spec.get("parentRefs") or []:
+            for key in self._parent_keys(route, ref):
+                view: _ViewKey = None if key[0] == route.namespace else route.namespace
+                self._attached[key].extend((view, rule) for rule in rules)
+                self._hostnames[key].update(str(h) for h in spec.get("hostnames") or [])
+
+    def _parent_keys(self, route: _RouteId, ref: Mapping[str, Any]) -> list[_AttachKey]:
+        """The Service ports a parentRef names. ParentReference.group defaults to
+        gateway.networking.k8s.io and kind to Gateway: a Service parent needs ``group: ""``
+        explicitly (shared_types.go). No port and no sectionName = every port (GEP-1294)."""
+        group, kind = ref.get("group", GATEWAY_GROUP), ref.get("kind", "Gateway")
+        if kind != "Service" or group not in ("", "core"):
+            if kind == "Service":
+                self.problems.append(f"{route.kind} {route.label}: parentRef to Service "
+                                     f"{ref.get('name')} lacks group \"\"; not attached")
+            return []
+        ns, name = str(ref.get("namespace") or route.namespace), str(ref.get("name") or "")
+        service = self._services.get((ns, name))
+        if service is not None and not service.parentable:
+            self.problems.append(f"{route.kind} {route.label}: Service {ns}/{name} is not a "
+                                 "ClusterIP Service; not attached")
+            return []
+        ports = self._parent_ports(route, ref, service)
+        return [(ns, name, port) for port in ports]
+
+    def _parent_ports(self, route: _RouteId, ref: Mapping[str, Any],
+                      service: _Service | None) -> list[int | None]:
+        port, section = ref.get("port"), ref.get("sectionName")
+        if service is None:
+            if section and port is None:
+                self.problems.append(f"{route.kind} {route.label}: cannot resolve port name "
+                                     f"{section!r} of unknown Service {ref.get('name')}")
+                return []
+            return [int(port) if port is not None else None]
+        # When both port and sectionName are set, both must match the same Service port.
+        return [p.number for p in service.ports
+                if (port is None or p.number == int(port)) and (not section or p.name == section)]
+
+    # public API -------------------------------------------------------------------------
+
+    def services(self) -> list[ServiceKey]:
+        """Every Service port some route attaches to (port 80 for a port-less parentRef to a
+        Service that was not given)."""
+        keys = {ServiceKey(ns, name, port if port is not None else DEFAULT_SERVICE_PORT)
+                for ns, name, port in self._attached}
+        return sorted(keys)
+
+    def atoms(self, service: ServiceKey) -> Atoms:
+        """The match conditions of every route attached to ``service`` (any client view)."""
+        paths: set[PathAtom] = set()
+        headers: set[HeaderAtom] = set()
+        queries: set[QueryAtom] = set()
+        methods: set[str] = set()
+        grpc = self._is_grpc_port(service)
+        for _, rule in self._entries(service):
+            grpc = grpc or rule.route.kind == "GRPCRoute"
+            for match in rule.matches:
+                paths |= match.atoms.paths
+                headers |= match.atoms.headers
+                queries |= match.atoms.queries
+                methods |= match.atoms.methods
+        hosts: set[str] = set()
+        for key in self._keys(service):
+            hosts |= self._hostnames.get(key, set())
+        return Atoms(frozenset(paths), frozenset(headers), frozenset(queries),
+                     frozenset(methods), frozenset(hosts), grpc)
+
+    def evaluate(self, request: Request) -> Outcome:
+        """The Outcome of ``request`` under the Gateway API spec (see module docstring)."""
+        view = self._view(request.service, request.client_namespace)
+        if view is None:
+            return _straight(request, ())
+        if view.kind in _L4_KINDS:
+            return _forward_l4(request, view)
+        for candidate in view.candidates:
+            if candidate.match.test(request):
+                return _forward(request, candidate, view.notes)
+        # "When no rules matching a request have been successfully attached to the parent a
+        # request is coming from, a HTTP 404 status code MUST be returned."
+        return Outcome(status=404, notes=view.notes)
+
+    # views ------------------------------------------------------------------------------
+
+    def _keys(self, service: ServiceKey) -> tuple[_AttachKey, _AttachKey]:
+        return (service.namespace, service.name, service.port), (service.namespace,
+                                                                  service.name, None)
+
+    def _entries(self, service: ServiceKey) -> list[tuple[_ViewKey, _Rule]]:
+        """Rules attached to this port, plus those of port-less parentRefs to a Service we
+        were not given (they attach to all of its ports, whatever they are)."""
+        exact, anyport = self._keys(service)
+        return self._attached.get(exact, []) + self._attached.get(anyport, [])
+
+    def _view(self, service: ServiceKey, client_ns: str) -> _View | None:
+        """GEP-1294: a client namespace with consumer routes for this Service port uses only
+        those; every other client uses the producer routes."""
+        entries = self._entries(service)
+        key: _ViewKey = client_ns if any(v == client_ns for v, _ in entries) else None
+        if (service, key) not in self._views:
+            unique = {(r.route.kind, r.route.label, r.index): r for v, r in entries if v == key}
+            rules = [unique[k] for k in sorted(unique)]
+            self._views[(service, key)] = _build_view(rules) if rules else None
+        return self._views[(service, key)]
+
+    def _is_grpc_port(self, service: ServiceKey) -> bool:
+        entry = self._services.get((service.namespace, service.name))
+        for port in entry.ports if entry else ():
+            if port.number == service.port:
+                return (port.app_protocol in _GRPC_APP_PROTOCOLS or port.name == "grpc"
+                        or port.name.startswith("grpc-"))
+        return False
+
+
+# --------------------------------------------------------------------------- outcomes
+
+
+def _straight(request: Request, notes: tuple[str, ...]) -> Outcome:
+    """No route applies: the request goes to the Service it addressed, untouched."""
+    sk = request.service
+    return Outcome(
+        status=200,
+        backends=(Backend(sk.namespace, sk.name, sk.port, 1),),
+        path=request.path,
+        host=request.host,
+        request_headers=tuple(sorted(_header_map(request).items())),
+        notes=notes,
+    )
+
+
+def _forward_l4(request: Request, view: _View) -> Outcome:
+    """TCPRoute / TLSRoute: the first rule's backends of the highest-precedence route."""
+    rule = min(view.rules, key=lambda r: (r.route.order(), r.index))
+    valid = tuple(b.backend for b in rule.backends if b.backend is not None)
+    notes = view.notes + tuple(b.problem for b in rule.backends if b.problem)
+    if not valid or sum(b.weight for b in valid) == 0:
+        return Outcome(status=500, rule=rule.label, notes=notes)
+    straight = _straight(request, notes)
+    return Outcome(status=200, rule=rule.label, backends=valid, path=straight.path,
+                   host=straight.host, request_headers=straight.request_headers, notes=notes)
+
+
+def _forward(request: Request, candidate: _Candidate, view_notes: tuple[str, ...]) -> Outcome:
+    """Apply the winning rule: filters, then redirect or backends."""
+    rule = candidate.rule
+    state = _State(request, candidate.match, request.path, request.host, _header_map(request))
+    state.notes.extend(view_notes + rule.notes)
+    for filt in rule.filters:
+        filt.apply(state)
+    if state.redirect is not None:
+        return Outcome(status=state.redirect.status, rule=rule.label, redirect=state.redirect,
+                       notes=tuple(state.notes))
+    valid = [b for b in rule.backends if b.backend is not None]
+    _note_invalid_share(state, rule.backends)
+    if not valid or sum(b.weight for b in valid) == 0:
+        # "If *all* entries in BackendRefs are invalid ... MUST receive a 500"; a rule with
+        # no backendRefs and no redirect has nowhere to send the request either.
+        return Outcome(status=500, rule=rule.label, notes=tuple(state.notes))
+    _apply_backend_filters(state, valid)
+    return _forwarded(rule, state, tuple(b.backend for b in valid if b.backend is not None))
+
+
+def _forwarded(rule: _Rule, state: _State, backends: tuple[Backend, ...]) -> Outcome:
+    if state.redirect is not None:  # a backend-level RequestRedirect (Extended)
+        return Outcome(status=state.redirect.status, rule=rule.label, redirect=state.redirect,
+                       notes=tuple(state.notes))
+    return Outcome(
+        status=200,
+        rule=rule.label,
+        backends=backends,
+        path=state.path,
+        host=state.host,
+        request_headers=tuple(sorted(state.headers.items())),
+        response_headers=tuple(sorted(state.response.items())),
+        timeout=rule.timeout,
+        retry=rule.retry,
+        mirrors=tuple(sorted(state.mirrors)),
+        notes=tuple(state.notes),
+    )
+
+
+def _note_invalid_share(state: _State, refs: tuple[_BackendRef, ...]) -> None:
+    total = sum(ref.weight for ref in refs)
+    for ref in refs:
+        if ref.backend is None:
+            share = f"{ref.weight}/{total}" if total else "0"
+            state.notes.append(f"{ref.problem}; {share} of requests get 500")
+
+
+def _apply_backend_filters(state: _State, valid: list[_BackendRef]) -> None:
+    """HTTPBackendRef.filters apply only to requests sent to that backend; an Outcome can
+    show them only when every backend that receives traffic has the same ones."""
+    chosen = {ref.filters for ref in valid if ref.weight > 0}
+    if len(chosen) > 1:
+        state.notes.append("backendRef filters differ between backends; not applied")
+        return
+    for filt in next(iter(chosen), ()):
+        filt.apply(state)
