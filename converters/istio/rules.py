@@ -29,6 +29,7 @@ def http_rule(rule: View, env: Env) -> Rule | None:
     """An HTTPRoute, or None when it does not apply to the mesh or delegates (dropped)."""
     matches = http_matches(rule, env)
     if matches is None:
+        rule.use()  # not for the mesh (reported per match)
         return None
     action = _action(rule)
     if action == "delegate":
@@ -65,6 +66,7 @@ def tcp_rule(rule: View, env: Env) -> Rule | None:
     """A TCPRoute: weighted destinations, matched on port (and source)."""
     matches = l4_matches(rule, env)
     if matches is None:
+        rule.use()
         return None
     if not list(rule.list("route")):
         raise rule.error("required field is missing", "route")
