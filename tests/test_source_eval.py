@@ -303,7 +303,7 @@ def test_differing_destination_header_ops_keep_rule_level_only() -> None:
     assert dict(out.request_headers) == {} and out.notes
 
 
-def test_timeout_retry_mirror_and_default_retry() -> None:
+def test_timeout_retry_and_mirror() -> None:
     from meshmigrate.model import MirrorPolicy
 
     default = RetryPolicy(2, (), is_source_default=True)
@@ -317,16 +317,40 @@ def test_timeout_retry_mirror_and_default_retry() -> None:
     assert out.retry is not None and (out.retry.attempts, out.retry.codes) == (3, (503,))
     assert out.retry.per_try_timeout == "500ms"
     assert [(m.name, m.port, m.percent) for m in out.mirrors] == [("shadow", 80, 50.0)]
-    plain = ev.evaluate(req("/other"))
-    assert plain.timeout is None and plain.retry is not None and plain.retry.attempts == 2
+    plain = ev.evaluate(req("/other"))  # the rule's retry None means: no retries
+    assert plain.timeout is None and plain.retry is None
 
 
-def test_tcp_requests_use_tcp_tables() -> None:
-    ev = evaluator(table(Rule((), (dest("tcp-a"),)), protocol=Protocol.TCP),
-                   table(Rule((), (dest("http-a"),))))
-    tcp = ev.evaluate(req(protocol="tcp"))
-    assert backend_names(tcp) == ["tcp-a"] and tcp.path is None
-    assert backend_names(ev.evaluate(req())) == ["http-a"]
+def test_port_protocol_decides_tcp_tables() -> None:
+    tcp_port = ServiceKey(NS, "web", 9090)
+    ev = evaluator(table(Rule((), (dest("tcp-a"),)), protocol=Protocol.TCP, port=9090),
+                   table(Rule((), (dest("tcp-b"),)), protocol=Protocol.TCP, port=80),
+                   table(Rule((), (dest("http-a"),)), port=80))
+    tcp = ev.evaluate(req("/x", service=tcp_port, protocol="tcp"))
+    assert backend_names(tcp) == ["tcp-a"] and tcp.path == "/x"  # bytes are untouched
+    assert backend_names(ev.evaluate(req("/x", service=tcp_port))) == ["tcp-a"]
+    assert backend_names(ev.evaluate(req())) == ["http-a"]  # HTTP wins on a shared port
+
+
+def test_redirect_keeps_the_host_the_client_sent() -> None:
+    key = ServiceKey(NS, "web", 9080)
+    plain = evaluator(table(Rule((), redirect=Redirect(301)), port=9080))
+    assert plain.evaluate(req("/a", service=key)).redirect.location == (  # type: ignore[union-attr]
+        "http://web:9080/a")
+    to_https = evaluator(table(Rule((), redirect=Redirect(301, scheme="https")), port=9080))
+    assert to_https.evaluate(req("/a", service=key)).redirect.location == (  # type: ignore[union-attr]
+        "https://web:9080/a")  # Envoy keeps a non-default port on a scheme change
+    new_host = evaluator(table(Rule((), redirect=Redirect(301, host="x.io")), port=9080))
+    assert new_host.evaluate(req("/a", service=key)).redirect.location == (  # type: ignore[union-attr]
+        "http://x.io/a")
+    sent = plain.evaluate(req("/a", service=key, headers=(("host", "web.shop:9080"),)))
+    assert sent.redirect is not None and sent.redirect.location == "http://web.shop:9080/a"
+
+
+def test_host_header_set_is_an_authority_rewrite() -> None:
+    rule = Rule((), (dest("a"),), request_headers=HeaderOps(set=(("Host", "other"),)))
+    out = evaluator(table(rule)).evaluate(req(headers=(("host", "web"), ("x", "1"), ("x", "2"))))
+    assert out.host == "other" and dict(out.request_headers) == {"x": "1,2"}
 
 
 def test_outcome_json_shape() -> None:

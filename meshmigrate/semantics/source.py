@@ -15,8 +15,9 @@ The model states those semantics explicitly, and this module only obeys them:
   Service itself or the table's fallback (``Unmatched.PASS_THROUGH``).
 * **Actions.** Destinations (``port=None`` = the request's port), redirects (Location built
   like Envoy does), direct responses, string-prefix rewrites (Envoy ``prefix_rewrite``),
-  header operations, timeouts, retries (the table's source default when the rule has none)
-  and mirrors.
+  header operations, timeouts, retries and mirrors. Converters write the source's default
+  retry policy into each rule (``RetryPolicy.is_source_default``), so ``Rule.retry`` None
+  means "no retries" here; ``RouteTable.default_retry`` is informational.
 
 Clients in a :class:`Request` carry no workload labels, so a match on ``source_labels`` never
 matches here (the converter reports ``SOURCE_SELECTOR_DROPPED`` for it).
@@ -70,6 +71,7 @@ from meshmigrate.semantics.outcome import (
 
 DEFAULT_PORT = 80
 _DEFAULT_SCHEME_PORTS = {"http": 80, "https": 443}
+_HOST_HEADERS = ("host", ":authority")
 
 
 # --- regular expressions ----------------------------------------------------------------
@@ -150,7 +152,8 @@ def header_value(request: Request, name: str) -> str | None:
         return request.method
     if lname == ":path":
         return request.path
-    return request.header(lname)
+    values = [value for key, value in request.headers if key.lower() == lname]
+    return ",".join(values) if values else None  # repeated headers seen comma-joined
 
 
 def method_matches(m: Match, method: str) -> bool:
@@ -250,13 +253,15 @@ class SourceEvaluator:
 
     # -- evaluation -----------------------------------------------------------------------
     def applicable_tables(self, request: Request) -> list[RouteTable]:
-        """Tables for the request's Service, port and protocol; consumer tables of the
-        client's namespace replace producer tables (GEP-1294)."""
-        tcp = request.protocol == "tcp"
-        fitting = [t for t in self.tables_for(request.service)
-                   if (t.protocol is Protocol.TCP) == tcp]
+        """Tables for the request's Service port; consumer tables of the client's namespace
+        replace producer tables (GEP-1294). The port's protocol decides between HTTP/gRPC
+        and TCP tables (a port is one or the other), not the request: HTTP/gRPC tables
+        when there are any, else TCP tables."""
+        fitting = self.tables_for(request.service)
         consumer = [t for t in fitting if t.consumer_namespace == request.client_namespace]
-        return consumer or [t for t in fitting if t.consumer_namespace is None]
+        chosen = consumer or [t for t in fitting if t.consumer_namespace is None]
+        http = [t for t in chosen if t.protocol is not Protocol.TCP]
+        return http or chosen
 
     def evaluate(self, request: Request) -> Outcome:
         tables = self.applicable_tables(request)
@@ -303,11 +308,12 @@ def to_service(request: Request) -> Outcome:
     return _forwarded(request, (Backend(svc.namespace, svc.name, svc.port, 1),), rule=None)
 
 
-def _forwarded(request: Request, backends: tuple[Backend, ...], rule: str | None) -> Outcome:
-    if request.protocol == "tcp":
-        return Outcome(status=200, rule=rule, backends=backends)
+def _forwarded(request: Request, backends: tuple[Backend, ...], rule: str | None,
+               notes: tuple[str, ...] = ()) -> Outcome:
+    """Forwarded untouched (also the shape of a TCP outcome: the bytes are not changed)."""
     return Outcome(status=200, rule=rule, backends=backends, path=request.path,
-                   host=request.host, request_headers=request_header_map(request.headers))
+                   host=request.host, request_headers=request_header_map(request.headers),
+                   notes=notes)
 
 
 def _backends(destinations: Iterable[Destination], request: Request) -> tuple[Backend, ...]:
@@ -334,8 +340,8 @@ def apply_rule(hit: _Hit, request: Request) -> Outcome:
     backends = _backends(rule.destinations, request)
     if not backends:
         return Outcome(status=500, rule=label, notes=(*notes, "no destination with weight"))
-    if request.protocol == "tcp":
-        return Outcome(status=200, rule=label, backends=backends, notes=notes)
+    if hit.table.protocol is Protocol.TCP:
+        return _forwarded(request, backends, label, notes)
     return forward_outcome(hit, request, backends, label, notes)
 
 
@@ -343,17 +349,19 @@ def forward_outcome(hit: _Hit, request: Request, backends: tuple[Backend, ...], 
                     notes: tuple[str, ...]) -> Outcome:
     rule = hit.rule
     req_ops, resp_ops, op_notes = _header_ops(rule)
-    headers = apply_header_ops(request_header_map(request.headers), req_ops)
-    retry = rule.retry if rule.retry is not None else hit.table.default_retry
+    headers, host = apply_request_header_ops(request_header_map(request.headers),
+                                             rule.rewrite_host or request.host, req_ops)
+    retry = rule.retry  # converters make source defaults explicit; None = no retries
     return Outcome(
         status=200, rule=label, backends=backends,
         path=rewrite_path(rule.rewrite, hit.match, request.path),
-        host=rule.rewrite_host or request.host,
+        host=host,
         request_headers=headers,
         response_headers=apply_header_ops((), resp_ops),
         timeout=ms_to_duration(rule.timeout_ms),
         retry=None if retry is None else Retry(
-            retry.attempts, tuple(retry.codes), ms_to_duration(retry.per_try_timeout_ms),
+            retry.attempts, tuple(sorted(set(retry.codes))),
+            ms_to_duration(retry.per_try_timeout_ms),
             ms_to_duration(retry.backoff_ms)),
         mirrors=tuple(Mirror(m.service.namespace, m.service.name,
                              m.port if m.port is not None else request.service.port, m.percent)
@@ -411,28 +419,71 @@ def regex_substitute(pattern: str, replacement: str, path: str) -> str:
 
 def redirect_outcome(redirect: Redirect, match: Match | None, request: Request, label: str,
                      notes: tuple[str, ...]) -> Outcome:
-    """A redirect as Envoy builds it: scheme and host default to the request's, the port
-    appears only when given (or derived from the request), the query string is kept."""
+    """A redirect as Envoy builds it (``RedirectAction``): the scheme defaults to the
+    request's; without ``host_redirect`` the authority is the Host the client sent, port
+    included; ``port_redirect`` replaces the port (Istio sets it for ``port`` and for
+    ``derivePort: FROM_REQUEST_PORT``); the query string is kept. A scheme's well-known
+    port is left out of the Location (the same URL either way)."""
     scheme = redirect.scheme or request.scheme
     port = redirect.port
     if port is None and redirect.derive_port_from_request:
         port = request.service.port
+    if redirect.host is not None:
+        host = redirect.host
+    else:
+        host, sent_port = split_host_port(host_as_sent(request))
+        port = port if port is not None else sent_port
     path = rewrite_path(redirect.path, match, request.path)
-    location = format_location(scheme, redirect.host or request.host, port, path,
-                               request.query)
+    location = format_location(scheme, host, port, path, request.query)
     return Outcome(status=redirect.code, rule=label,
                    redirect=RedirectOutcome(location, redirect.code), notes=notes)
+
+
+def host_as_sent(request: Request) -> str:
+    """The Host header the client sends: the explicit one, else the Service name with the
+    port when the port is not the scheme's well-known one (as HTTP clients do)."""
+    explicit = request.header("host")
+    if explicit is not None:
+        return explicit
+    svc = request.service
+    default = _DEFAULT_SCHEME_PORTS.get(request.scheme)
+    return svc.name if svc.port == default else f"{svc.name}:{svc.port}"
+
+
+def split_host_port(authority: str) -> tuple[str, int | None]:
+    """``web:8080`` -> ("web", 8080); ``[::1]:80`` -> ("[::1]", 80); ``web`` -> ("web", None)."""
+    host, sep, port = authority.rpartition(":")
+    if sep and port.isdigit() and (host.endswith("]") or ":" not in host):
+        return host, int(port)
+    return authority, None
 
 
 # --- headers, locations, durations ------------------------------------------------------
 
 def request_header_map(headers: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
-    """The request's headers as one map (lower-case names, repeats comma-joined), sorted."""
+    """The headers a backend sees before any operation: lower-case names, repeats
+    comma-joined, sorted, without ``host`` (the host is a separate outcome aspect)."""
     merged: dict[str, str] = {}
     for name, value in headers:
         key = name.lower()
-        merged[key] = f"{merged[key]},{value}" if key in merged else value
+        if key != "host":
+            merged[key] = f"{merged[key]},{value}" if key in merged else value
     return tuple(sorted(merged.items()))
+
+
+def apply_request_header_ops(headers: tuple[tuple[str, str], ...], host: str,
+                             ops: Sequence[HeaderOps]) -> tuple[tuple[tuple[str, str], ...], str]:
+    """Request header operations; setting (or adding) ``host`` rewrites the authority,
+    as Envoy and Istio treat it (semantics.md §3.3); removing it is not possible."""
+    for op in ops:
+        for name, value in (*op.set, *op.add):
+            if name.lower() in _HOST_HEADERS:
+                host = value
+    plain_ops = [HeaderOps(tuple(p for p in op.set if p[0].lower() not in _HOST_HEADERS),
+                           tuple(p for p in op.add if p[0].lower() not in _HOST_HEADERS),
+                           tuple(n for n in op.remove if n.lower() not in _HOST_HEADERS))
+                 for op in ops]
+    return apply_header_ops(headers, plain_ops), host
 
 
 def apply_header_ops(headers: Iterable[tuple[str, str]],
@@ -472,9 +523,6 @@ def ms_to_duration(ms: int | None) -> str | None:
 
 
 # --- atoms ------------------------------------------------------------------------------
-
-_HOST_HEADERS = ("host", ":authority")
-
 
 def service_atoms(tables: Iterable[RouteTable]) -> Atoms:
     """Every path, header, query, method and host condition the tables' matches test."""
