@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from meshmigrate.errors import UsageError
+from meshmigrate.errors import ClusterError, UsageError
 
 CHANNELS = ("standard", "experimental")
 CRD_SUFFIXES = (".yaml", ".yml", ".json")
@@ -97,8 +97,11 @@ def load_dir(path: Path) -> CrdSet:
 
 def load_cluster(apiextensions: Any) -> CrdSet:
     """The cluster's CRDs. ``apiextensions`` is a ``kubernetes.client.ApiextensionsV1Api``."""
-    response = apiextensions.list_custom_resource_definition(_preload_content=False)
-    crds = json.loads(response.data).get("items") or []
+    try:
+        response = apiextensions.list_custom_resource_definition(_preload_content=False)
+        crds = json.loads(response.data).get("items") or []
+    except Exception as exc:  # ApiException, urllib3 and socket errors: all "cluster failed"
+        raise ClusterError(f"cannot list the cluster's CRDs: {exc}") from None
     if not crds:
         raise CrdSourceError("the cluster has no CustomResourceDefinitions")
     return CrdSet.of("cluster", crds)

@@ -275,34 +275,44 @@ def _type_name(value: Any) -> str:
     return names.get(type(value), type(value).__name__)
 
 
+def _size(value: Any) -> int:
+    return len(value) if isinstance(value, list | dict | str) else 0
+
+
+_Message = Callable[[Any, Any, str], tuple[str, str, bool]]
+# keyword -> (validator value, instance, jsonschema message) -> (reason, message, blocking);
+# blocking errors stop CEL evaluation, as in the apiserver's hasBlockingErr.
+_SCHEMA_MESSAGES: dict[str, _Message] = {
+    "required": lambda v, i, m: ("Required value", "Required value", True),
+    "type": lambda v, i, m: (
+        "Invalid value", f"{_quote(_type_name(i))}: must be of type {v}", True),
+    "x-kubernetes-int-or-string": lambda v, i, m: (
+        "Invalid value", f"{_quote(_type_name(i))}: {m}", True),
+    "enum": lambda v, i, m: ("Unsupported value", f"{_quote(i)}: supported values: "
+                             + ", ".join(_quote(x) for x in v), True),
+    "maxLength": lambda v, i, m: ("Too long", f"may not be more than {v} characters", True),
+    "maxItems": lambda v, i, m: ("Too many", f"{_size(i)}: must have at most {v} items", True),
+    "maxProperties": lambda v, i, m: (
+        "Too many", f"{_size(i)}: must have at most {v} items", True),
+    "minLength": lambda v, i, m: (
+        "Invalid value", f"{_quote(i)}: should be at least {v} chars long", False),
+    "minItems": lambda v, i, m: (
+        "Invalid value", f"{_size(i)}: should have at least {v} items", False),
+    "minProperties": lambda v, i, m: (
+        "Invalid value", f"{_size(i)}: should have at least {v} properties", False),
+    "minimum": lambda v, i, m: (
+        "Invalid value", f"{i}: should be greater than or equal to {v}", False),
+    "maximum": lambda v, i, m: (
+        "Invalid value", f"{i}: should be less than or equal to {v}", False),
+    "format": lambda v, i, m: ("Invalid value", f"{_quote(i)}: must be of type {v}", False),
+}
+
+
 def _schema_message(err: SchemaError) -> tuple[str, str, bool]:
     """(reason, message, blocking) worded like the apiserver's field errors."""
-    keyword, value, instance = err.validator, err.validator_value, err.instance
-    size = len(instance) if isinstance(instance, list | dict | str) else 0
-    table: dict[str, tuple[str, str, bool]] = {
-        "required": ("Required value", "Required value", True),
-        "type": ("Invalid value", f"{_quote(_type_name(instance))}: must be of type {value}",
-                 True),
-        "x-kubernetes-int-or-string": (
-            "Invalid value", f"{_quote(_type_name(instance))}: {err.message}", True),
-        "enum": ("Unsupported value", f"{_quote(instance)}: supported values: "
-                 + ", ".join(_quote(v) for v in value), True),
-        "maxLength": ("Too long", f"may not be more than {value} characters", True),
-        "maxItems": ("Too many", f"{size}: must have at most {value} items", True),
-        "maxProperties": ("Too many", f"{size}: must have at most {value} items", True),
-        "minLength": ("Invalid value", f"{_quote(instance)}: should be at least {value} chars "
-                      "long", False),
-        "minItems": ("Invalid value", f"{size}: should have at least {value} items", False),
-        "minProperties": ("Invalid value", f"{size}: should have at least {value} properties",
-                          False),
-        "minimum": ("Invalid value", f"{instance}: should be greater than or equal to {value}",
-                    False),
-        "maximum": ("Invalid value", f"{instance}: should be less than or equal to {value}",
-                    False),
-        "pattern": ("Invalid value", f"{_quote(instance)}: {err.message}", False),
-        "format": ("Invalid value", f"{_quote(instance)}: must be of type {value}", False),
-    }
-    return table.get(keyword, ("Invalid value", f"{_quote(instance)}: {err.message}", False))
+    default: _Message = lambda v, i, m: ("Invalid value", f"{_quote(i)}: {m}", False)  # noqa: E731
+    return _SCHEMA_MESSAGES.get(err.validator, default)(
+        err.validator_value, err.instance, err.message)
 
 
 def _schema_issues(checker: Any, obj: Mapping[str, Any]) -> list[_Issue]:
@@ -466,7 +476,7 @@ def _cel_functions(cel: Any) -> list[Any]:
     the (possibly empty) list and ``hasValue()``/``value()`` are declared on that list: the
     rules' ``!format.x().validate(s).hasValue()`` reads the same.
     """
-    string, strings = cel.Type.STRING, cel.Type("list(string)")
+    string, strings = cel.Type.STRING, cel.Type.List(cel.Type.STRING)
     decls = [
         cel.FunctionDecl("isIP", [cel.Overload(
             "is_ip_string", cel.Type.BOOL, [string], impl=lambda s: _ip(s) is not None)]),
