@@ -30,8 +30,8 @@ def export_scopes(spec: View, service: ServiceRef, env: Env) -> list[str | None]
     if service.namespace in namespaces:
         index = [env.namespace if ns == "." else ns for ns in names].index(service.namespace)
         env.report("EXPORT_TO_WIDENED", spec.at("exportTo").at(index),
-                   f"exportTo {service.namespace!r} is the namespace of Service {service}: a "
-                   "route there applies to every client, not only to that namespace")
+                   f"exportTo {names[index]!r} is namespace {service.namespace!r}, where "
+                   f"Service {service} is: a route there applies to every client")
         return [None]
     env.report("EXPORT_TO_CONSUMER", spec.at("exportTo"),
                f"exportTo {', '.join(namespaces)}: consumer routes for {service} in "
