@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 
 from converters.linkerd.conditions import Conjunction, Literal
@@ -16,12 +17,12 @@ Report = Callable[[str, FieldPath, str], None]
 def rule_matches(conjunctions: Sequence[Conjunction], report: Report) -> tuple[Match, ...]:
     """One match per satisfiable conjunction, duplicates removed, source order kept.
     An empty result means the condition can never hold (not "every request")."""
-    out: dict[Match, None] = {}
+    out: dict[Match, Match] = {}
     for conj in conjunctions:
         match = conjunction_match(conj, report)
         if match is not None:
-            out.setdefault(match, None)
-    return tuple(out)
+            out.setdefault(dataclasses.replace(match, origin=()), match)
+    return tuple(out.values())
 
 
 def conjunction_match(conj: Conjunction, report: Report) -> Match | None:
@@ -32,7 +33,7 @@ def conjunction_match(conj: Conjunction, report: Report) -> Match | None:
     return Match(path=_path(conj, report),
                  methods=methods[0] if methods else None,
                  negated_methods=bool(methods and methods[1]),
-                 origin=_common_prefix([lit.origin for lit in conj]))
+                 origin=_common_prefix([lit.origin[:-1] for lit in conj]))
 
 
 def _methods(conj: Conjunction) -> tuple[frozenset[str], bool] | None:
