@@ -326,7 +326,10 @@ def _backends(destinations: Iterable[Destination], request: Request) -> tuple[Ba
 
 
 def rule_label(table: RouteTable, index: int) -> str:
-    return f"{table.name or table.service}#{index}"
+    """``Kind/namespace/name#index`` of the source object (else the table's name)."""
+    owner = table.origin.ref if table.origin is not None else table.name or str(table.service)
+    where = f"@{table.consumer_namespace}" if table.consumer_namespace else ""
+    return f"{owner}{where}#{index}"
 
 
 def apply_rule(hit: _Hit, request: Request) -> Outcome:

@@ -1,0 +1,322 @@
+"""Semantic verification: which requests behave differently between a source configuration
+(the routing model, evaluated with the source mesh's own semantics) and Gateway API objects
+(parsed back and evaluated with Gateway API semantics) — or proof that none do, over the
+witness requests that cover every condition either side tests (issue 3).
+
+:func:`verify_model` is the driver; :func:`attach_to_findings` turns every difference that no
+finding explains into an ``UNREPORTED_DIFFERENCE`` error, so a conversion can never change
+behaviour silently. Both run inside every ``convert``, so they stay linear in the number of
+Services.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from meshmigrate.findings import Findings, Severity
+from meshmigrate.model import Provenance, RouteTable, RoutingModel, ServiceInfo, ServiceRef
+from meshmigrate.semantics.gateway import GatewayEvaluator
+from meshmigrate.semantics.outcome import Outcome, Request, Retry, ServiceKey, differences
+from meshmigrate.semantics.source import SourceEvaluator, rule_label
+from meshmigrate.semantics.witness import witnesses
+from meshmigrate.targets import Profile
+
+#: A namespace no configuration mentions: stands for "any other client".
+UNRELATED_NAMESPACE = "meshmigrate-other-clients"
+
+#: Aspects a timeout/retry-class finding (a WARNING) may explain; every other aspect changes
+#: which requests match, where they go or how they are transformed, so it needs an ERROR.
+SOFT_ASPECTS = frozenset({"timeout", "retry"})
+
+
+@dataclass(frozen=True, slots=True)
+class Difference:
+    """One request whose outcome differs between the source and the target."""
+
+    service: ServiceKey
+    request: Request
+    source: Outcome
+    target: Outcome
+    aspects: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"service": str(self.service), "request": request_json(self.request),
+                "aspects": list(self.aspects), "source": self.source.to_json(),
+                "target": self.target.to_json()}
+
+
+@dataclass
+class VerifyReport:
+    """Every difference found (deterministic order) and how much was checked."""
+
+    differences: list[Difference] = field(default_factory=list)
+    services: list[ServiceKey] = field(default_factory=list)
+    services_checked: int = 0
+    requests_evaluated: int = 0
+
+    @property
+    def equivalent(self) -> bool:
+        return not self.differences
+
+    def to_json(self) -> dict[str, Any]:
+        return {"equivalent": self.equivalent, "services_checked": self.services_checked,
+                "requests_evaluated": self.requests_evaluated,
+                "differences": [d.to_json() for d in self.differences]}
+
+
+# --- requests as text -------------------------------------------------------------------
+
+def request_url(request: Request) -> str:
+    """``scheme://name.namespace:port/path?query`` for messages and reports."""
+    svc = request.service
+    query = "&".join(f"{k}={v}" if v else k for k, v in request.query)
+    url = f"{request.scheme}://{svc.name}.{svc.namespace}:{svc.port}{request.path}"
+    return f"{url}?{query}" if query else url
+
+
+def describe_request(request: Request) -> str:
+    """``GET http://a.ns:80/x (header x-a: 1) from namespace ns`` — one line."""
+    parts = [request.method if request.protocol != "tcp" else "TCP", request_url(request)]
+    if request.headers:
+        parts.append("(" + ", ".join(f"{k}: {v}" for k, v in request.headers) + ")")
+    if request.protocol == "grpc":
+        parts.append("[grpc]")
+    parts.append(f"from namespace {request.client_namespace}")
+    return " ".join(parts)
+
+
+def request_json(request: Request) -> dict[str, Any]:
+    return {"method": request.method, "url": request_url(request),
+            "headers": dict(request.headers), "client_namespace": request.client_namespace,
+            "protocol": request.protocol}
+
+
+# --- the driver -------------------------------------------------------------------------
+
+def verify_model(model: RoutingModel, target_objects: Sequence[dict[str, Any]], *,
+                 client_namespaces: Sequence[str] | None = None,
+                 max_witnesses_per_service: int | None = None,
+                 profile: Profile | None = None) -> VerifyReport:
+    """Compare the model (source semantics) with Gateway API objects on witness requests
+    for every Service port either side routes.
+
+    The input's Services are added to the target objects when missing (the Gateway API
+    evaluator needs them to know which ports a port-less parentRef attaches to). With a
+    ``profile`` whose implementation applies its own default retries to routes without a
+    ``retry`` (Istio's GAMMA path), the target's outcomes include them.
+    """
+    objects = [*target_objects, *missing_services(model, target_objects)]
+    source = SourceEvaluator(model)
+    target = TargetView(GatewayEvaluator(objects), implicit_retry(profile))
+    report = VerifyReport()
+    for key in sorted(set(source.services()) | set(target.evaluator.services())):
+        namespaces = client_namespaces or _client_namespaces(key, source, objects)
+        atoms = source.atoms(key) | target.evaluator.atoms(key)
+        requests = witnesses(key, atoms, list(namespaces))
+        if max_witnesses_per_service is not None:
+            requests = requests[:max_witnesses_per_service]
+        report.services.append(key)
+        report.services_checked += 1
+        report.requests_evaluated += len(requests)
+        report.differences.extend(_compare(key, requests, source, target))
+    return report
+
+
+@dataclass(frozen=True, slots=True)
+class TargetView:
+    """The Gateway API evaluator plus what the target implementation adds by default."""
+
+    evaluator: GatewayEvaluator
+    default_retry: Retry | None = None
+
+    def evaluate(self, request: Request) -> Outcome:
+        outcome = self.evaluator.evaluate(request)
+        if self.default_retry is None or outcome.retry is not None or outcome.status != 200:
+            return outcome
+        return replace(outcome, retry=self.default_retry)
+
+
+def implicit_retry(profile: Profile | None) -> Retry | None:
+    """Istio applies its default retry policy (2 retries; connection failures and
+    retriable gRPC conditions, no status codes since 1.24) to HTTPRoutes without
+    ``retry`` (pilot ``route/retry/retry.go``; semantics.md §8.4)."""
+    if profile is not None and profile.keeps_source_default_retries:
+        return Retry(attempts=2)
+    return None
+
+
+def _compare(key: ServiceKey, requests: Iterable[Request], source: SourceEvaluator,
+             target: TargetView) -> Iterable[Difference]:
+    for request in requests:
+        src, tgt = source.evaluate(request), target.evaluate(request)
+        aspects = differences(src, tgt)
+        if aspects:
+            yield Difference(key, request, src, tgt, aspects)
+
+
+def missing_services(model: RoutingModel,
+                     objects: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The input's v1 Services (as the model recorded them) absent from ``objects``."""
+    present = {_namespace_name(o) for o in objects if o.get("kind") == "Service"}
+    return [service_object(info) for ref, info in sorted(model.services.items(),
+                                                          key=lambda kv: str(kv[0]))
+            if (ref.namespace, ref.name) not in present]
+
+
+def _namespace_name(obj: dict[str, Any]) -> tuple[str, str]:
+    meta = obj.get("metadata")
+    if not isinstance(meta, dict):
+        return ("default", "")
+    return (str(meta.get("namespace") or "default"), str(meta.get("name") or ""))
+
+
+def service_object(info: ServiceInfo) -> dict[str, Any]:
+    """A v1 Service manifest carrying what routing depends on."""
+    ports = [{"port": p.port, "name": p.name, "protocol": p.protocol,
+              **({"appProtocol": p.app_protocol} if p.app_protocol else {})}
+             for p in info.ports]
+    spec: dict[str, Any] = {"type": info.type, "ports": ports}
+    if info.cluster_ip:
+        spec["clusterIP"] = info.cluster_ip
+    if info.selector is not None:
+        spec["selector"] = dict(info.selector)
+    return {"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": info.ref.name, "namespace": info.ref.namespace}, "spec": spec}
+
+
+def _client_namespaces(key: ServiceKey, source: SourceEvaluator,
+                       target_objects: Sequence[dict[str, Any]]) -> list[str]:
+    """The Service's own namespace, every consumer namespace either side involves, and one
+    namespace nobody mentions."""
+    found = {key.namespace, *source.consumer_namespaces(key),
+             *target_consumer_namespaces(key, target_objects)}
+    return [*sorted(found), UNRELATED_NAMESPACE]
+
+
+def target_consumer_namespaces(key: ServiceKey,
+                               objects: Sequence[dict[str, Any]]) -> set[str]:
+    """Namespaces of routes that name ``key``'s Service as a parent from elsewhere
+    (GEP-1294 consumer routes)."""
+    found: set[str] = set()
+    for obj in objects:
+        ns = _namespace_name(obj)[0]
+        if ns != key.namespace and _names_service(obj, key, ns):
+            found.add(ns)
+    return found
+
+
+def _names_service(obj: dict[str, Any], key: ServiceKey, route_ns: str) -> bool:
+    spec = obj.get("spec")
+    refs = spec.get("parentRefs") if isinstance(spec, dict) else None
+    for ref in refs if isinstance(refs, list) else []:
+        if (isinstance(ref, dict) and ref.get("kind") == "Service"
+                and ref.get("name") == key.name
+                and (ref.get("namespace") or route_ns) == key.namespace):
+            return True
+    return False
+
+
+# --- findings ---------------------------------------------------------------------------
+
+def attach_to_findings(report: VerifyReport, findings: Findings, model: RoutingModel) -> None:
+    """Add an ``UNREPORTED_DIFFERENCE`` error for each difference that no finding explains.
+
+    A finding explains a difference when it is about a source object defining the Service's
+    routing and is severe enough: an ERROR for any aspect, a WARNING or worse when only the
+    timeout or retry differs. Requests that differ the same way (same rules on both sides,
+    same aspects) are reported once, naming the first of them.
+    """
+    tables = _tables_by_service(model)
+    severity_by_object = _worst_severity_by_object(findings)
+    seen: dict[tuple[Any, ...], list[Difference]] = {}
+    for diff in report.differences:
+        if not _covered(diff, tables, severity_by_object):
+            group = (diff.service, diff.source.rule, diff.target.rule, diff.aspects)
+            seen.setdefault(group, []).append(diff)
+    for diffs in seen.values():
+        _add_unreported(findings, diffs, tables.get(_ref(diffs[0].service), []))
+
+
+def _tables_by_service(model: RoutingModel) -> dict[ServiceRef, list[RouteTable]]:
+    out: dict[ServiceRef, list[RouteTable]] = {}
+    for table in model.tables:
+        out.setdefault(table.service, []).append(table)
+    return out
+
+
+def _worst_severity_by_object(findings: Findings) -> dict[str, Severity]:
+    worst: dict[str, Severity] = {}
+    for finding in findings:
+        if finding.object:
+            worst[finding.object] = max(worst.get(finding.object, Severity.INFO),
+                                        finding.severity)
+    return worst
+
+
+def _ref(key: ServiceKey) -> ServiceRef:
+    return ServiceRef(key.namespace, key.name)
+
+
+def source_objects(tables: Iterable[RouteTable]) -> set[str]:
+    """``Kind/ns/name`` of every source object that defines these tables or their rules."""
+    refs: set[str] = set()
+    for table in tables:
+        if table.origin is not None:
+            refs.add(table.origin.ref)
+        refs.update(rule.origin.ref for rule in table.rules if rule.origin is not None)
+    return refs
+
+
+def required_severity(aspects: Iterable[str]) -> Severity:
+    return Severity.WARNING if set(aspects) <= SOFT_ASPECTS else Severity.ERROR
+
+
+def _covered(diff: Difference, tables: dict[ServiceRef, list[RouteTable]],
+             severity_by_object: dict[str, Severity]) -> bool:
+    need = required_severity(diff.aspects)
+    objects = source_objects(tables.get(_ref(diff.service), []))
+    return any(obj in severity_by_object and severity_by_object[obj] >= need
+               for obj in objects)
+
+
+def _add_unreported(findings: Findings, diffs: list[Difference],
+                    tables: list[RouteTable]) -> None:
+    first = diffs[0]
+    origin = origin_in_tables(first.source.rule, tables)
+    more = f" (and {len(diffs) - 1} more requests)" if len(diffs) > 1 else ""
+    message = (f"{describe_request(first.request)}{more}: {', '.join(first.aspects)} "
+               f"differ{'s' if len(first.aspects) == 1 else ''} "
+               f"(source {summarize(first.source)}; target {summarize(first.target)})")
+    findings.add("UNREPORTED_DIFFERENCE", origin.doc if origin else None,
+                 origin.path if origin else (), message)
+
+
+def rule_origin(model: RoutingModel, diff: Difference) -> Provenance | None:
+    """Where the source rule that decided ``diff``'s request is written (else the first
+    table of the Service)."""
+    ref = _ref(diff.service)
+    return origin_in_tables(diff.source.rule, [t for t in model.tables if t.service == ref])
+
+
+def origin_in_tables(label: str | None, tables: list[RouteTable]) -> Provenance | None:
+    """The provenance of the rule named ``label`` (``table#index``), else of the first
+    table that has one."""
+    for table in tables:
+        for index, rule in enumerate(table.rules):
+            if rule_label(table, index) == label and rule.origin is not None:
+                return rule.origin
+    return next((t.origin for t in tables if t.origin is not None), None)
+
+
+def summarize(outcome: Outcome) -> str:
+    """A short, one-line account of an outcome."""
+    if outcome.redirect is not None:
+        return f"{outcome.status} redirect to {outcome.redirect.location}"
+    if outcome.status != 200:
+        return f"status {outcome.status}" + (f" by {outcome.rule}" if outcome.rule else "")
+    targets = ", ".join(f"{b.namespace}/{b.name}:{b.port}" + (f"*{b.weight}" if len(
+        outcome.backends) > 1 else "") for b in outcome.backends)
+    where = f" path {outcome.path}" if outcome.path is not None else ""
+    return f"200 to {targets}{where}" + (f" by {outcome.rule}" if outcome.rule else "")
