@@ -114,6 +114,11 @@ CATALOGUE: dict[str, tuple[Severity, str]] = {
     "RETRY_BUDGET_INVALID": (W, "the source rejects its retry budget and retries nothing"),
     "SPLIT_BACKEND_PORT_MISSING": (W, "a split backend lacks the root Service's port and gets "
                                       "no traffic on it"),
+    # live cluster (meshmigrate.kube)
+    "SOURCE_KIND_NOT_INSTALLED": (I, "a source kind is not served by the cluster (CRD not "
+                                     "installed); skipped"),
+    "SOURCE_KEPT_AT_CUTOVER": (I, "source object kept at cutover: it still has an effect "
+                                  "the routes do not replace"),
 }
 
 
