@@ -558,18 +558,20 @@ def test_rule_and_match_origins() -> None:
 
 # --- §3.3 actions ---------------------------------------------------------------------------
 
-def test_destination_port_and_missing_port() -> None:
+def test_destination_ports() -> None:
     spec = """
     hosts: [reviews]
     http:
     - route:
-      - {destination: {host: reviews, port: {number: 9080}}, weight: 80}
+      - {destination: {host: reviews, port: {number: 9080}}, weight: 70}
       - {destination: {host: ratings.bookinfo.svc.cluster.local}, weight: 20}
+      - {destination: {host: mongo}, weight: 10}
     """
     model, findings = convert(vs(spec))
     dests = only_rule(model).destinations
-    assert [(d.service, d.port, d.weight) for d in dests] == [(REVIEWS, 9080, 80),
-                                                              (RATINGS, None, 20)]
+    # No port: the Service's only port, else the port the request was addressed to (None).
+    assert [(d.service, d.port, d.weight) for d in dests] == [
+        (REVIEWS, 9080, 70), (RATINGS, 9080, 20), (ServiceRef(NS, "mongo"), None, 10)]
     assert codes(findings) == []
 
 

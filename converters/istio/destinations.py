@@ -2,7 +2,8 @@
 
 A short destination host resolves by the VirtualService's namespace. A ``subset`` becomes a
 per-subset Service (parent selector plus the subset's labels) so that it can be a
-backendRef. ``port`` absent means "the port the request was addressed to" (Istio).
+backendRef. ``port`` absent means the Service's only port when it has exactly one, else
+"the port the request was addressed to" (None), as pilot's ``GetDestinationCluster`` does.
 """
 
 from __future__ import annotations
@@ -58,11 +59,14 @@ def destination(view: View, env: Env) -> Target | None:
         env.report("HOST_NOT_A_SERVICE", view.at("host"),
                    f"destination {host!r} is not a Kubernetes Service; it was dropped")
         return None
-    if env.service(parent) is None:
+    info = env.service(parent)
+    if info is None:
         env.report("SERVICE_UNKNOWN", view.at("host"),
                    f"Service {parent} is not in the input; its ports and selector are unknown")
     port_view = view.map("port")
     port = port_number(port_view, "number") if port_view is not None else None
+    if port is None and info is not None and len(info.ports) == 1:
+        port = info.ports[0].port  # pilot GetDestinationCluster: a single port is implied
     subset = view.str("subset") or None
     target = _subset_target(parent, subset, view, env) if subset else parent
     return target, port, subset

@@ -80,22 +80,30 @@ def convert_virtual_service(env: Env, delegates: set[tuple[str, str]]) -> VsResu
                    f"bound to gateways {', '.join(gateways)} only, not to the mesh")
         result.in_mesh = False
         return result
-    hosts = spec.str_list("hosts")
-    if not hosts:
+    if not spec.str_list("hosts"):
         return _delegate_target(spec, env, delegates, result)
     http = tuple(r for r in (http_rule(v, env) for v in mappings(spec, "http")) if r)
     tcp = tuple(r for r in (tcp_rule(v, env) for v in mappings(spec, "tcp")) if r)
     _report_tls(spec, env)
+    result.candidates = _host_tables(spec, http, tcp, env)
+    return result
+
+
+def _host_tables(spec: View, http: tuple[Rule, ...], tcp: tuple[Rule, ...],
+                 env: Env) -> list[Candidate]:
+    """Tables for each host that is a Service (a Service named twice counts once)."""
+    hosts = spec.str_list("hosts")
     seen: set[ServiceRef] = set()
+    out: list[Candidate] = []
     for index, host in enumerate(hosts):
         service = _service(spec, index, host, env)
-        if service is not None and service not in seen:
-            seen.add(service)
-            name = env.doc.name if len(hosts) == 1 else f"{env.doc.name}-{service.name}"
-            where = spec.at("hosts").at(index).path
-            scopes = export_scopes(spec, service, env)
-            result.candidates += _tables(service, name, http, tcp, scopes, env, where)
-    return result
+        if service is None or service in seen:
+            continue
+        seen.add(service)
+        name = env.doc.name if len(hosts) == 1 else f"{env.doc.name}-{service.name}"
+        where = spec.at("hosts").at(index).path
+        out += _tables(service, name, http, tcp, export_scopes(spec, service, env), env, where)
+    return out
 
 
 def _delegate_target(spec: View, env: Env, delegates: set[tuple[str, str]],
