@@ -527,6 +527,7 @@ _ESCAPABLE = re.compile(r"[a-zA-Z_.\-/][a-zA-Z0-9_.\-/]*")
 _ESCAPES = {"__": "__underscores__", ".": "__dot__", "-": "__dash__", "/": "__slash__"}
 
 
+@functools.cache
 def cel_property_name(name: str) -> str | None:
     """A property's name inside CEL (Kubernetes escaping); None if CEL cannot reach it."""
     if name in _CEL_RESERVED:
