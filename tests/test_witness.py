@@ -1,0 +1,243 @@
+"""Witness requests: pairs of conditions that can disagree must get a request that shows it."""
+
+from __future__ import annotations
+
+from itertools import product
+from typing import Any
+
+import pytest
+
+from meshmigrate.semantics.atoms import Atoms, HeaderAtom, PathAtom, QueryAtom
+from meshmigrate.semantics.gateway import GatewayEvaluator
+from meshmigrate.semantics.outcome import Request, ServiceKey
+from meshmigrate.semantics.witness import (
+    NOMATCH_PATH,
+    disagreeing,
+    path_samples,
+    value_samples,
+    witnesses,
+)
+
+SVC = ServiceKey("shop", "cart", 8080)
+
+
+def paths_of(*atoms: PathAtom) -> list[Request]:
+    return witnesses(SVC, Atoms(paths=frozenset(atoms)), ["shop"])
+
+
+def path_disagreements(a: PathAtom, b: PathAtom) -> list[str]:
+    found = disagreeing(paths_of(a, b), lambda r: a.matches(r.path), lambda r: b.matches(r.path))
+    return sorted({r.path for r in found})
+
+
+# --------------------------------------------------------------------------- named pairs
+
+
+def test_string_prefix_vs_segment_prefix() -> None:
+    string, segment = PathAtom("prefix", "/api"), PathAtom("segment_prefix", "/api")
+    diff = path_disagreements(string, segment)
+    assert diff and all(string.matches(p) and not segment.matches(p) for p in diff)
+    assert "/apix" in diff
+
+
+def test_trailing_slash_string_prefix_vs_segment_prefix() -> None:
+    # Istio prefix "/api/" does not match "/api"; Gateway API PathPrefix "/api" does.
+    string, segment = PathAtom("prefix", "/api/"), PathAtom("segment_prefix", "/api")
+    assert "/api" in path_disagreements(string, segment)
+
+
+def test_segment_prefix_with_and_without_trailing_slash_are_the_same() -> None:
+    a, b = PathAtom("segment_prefix", "/api/"), PathAtom("segment_prefix", "/api")
+    assert path_disagreements(a, b) == []
+    assert {"/api", "/api/", "/api/x"} <= {r.path for r in paths_of(a, b)}
+
+
+def test_exact_with_and_without_trailing_slash() -> None:
+    assert path_disagreements(PathAtom("exact", "/api/"), PathAtom("exact", "/api")) == [
+        "/api", "/api/"]
+
+
+def test_regex_vs_exact() -> None:
+    regex, exact = PathAtom("regex", "/api/v[0-9]+"), PathAtom("exact", "/api/v1")
+    diff = path_disagreements(regex, exact)
+    assert any(regex.matches(p) and not exact.matches(p) for p in diff)
+
+
+def test_regex_vs_segment_prefix_both_directions() -> None:
+    regex, segment = PathAtom("regex", "/api/.*"), PathAtom("segment_prefix", "/api")
+    diff = path_disagreements(regex, segment)
+    assert "/api" in diff  # PathPrefix matches it, the regex does not
+    assert all(segment.matches(p) for p in diff)
+
+
+def test_start_anchored_regex_vs_full_match() -> None:
+    start, full = PathAtom("regex", "/v[0-9]", anchored="start"), PathAtom("regex", "/v[0-9]")
+    diff = path_disagreements(start, full)
+    assert diff and all(start.matches(p) and not full.matches(p) for p in diff)
+
+
+def test_case_insensitive_vs_sensitive_prefix() -> None:
+    ci, cs = PathAtom("prefix", "/Api", ignore_case=True), PathAtom("prefix", "/Api")
+    diff = path_disagreements(ci, cs)
+    assert diff and all(ci.matches(p) and not cs.matches(p) for p in diff)
+
+
+def test_regex_with_inline_case_flag_vs_exact() -> None:
+    regex, exact = PathAtom("regex", "(?i)/login"), PathAtom("exact", "/login")
+    assert any(p != "/login" and regex.matches(p) for p in path_disagreements(regex, exact))
+
+
+def test_header_present_vs_exact() -> None:
+    present, exact = HeaderAtom("x-user", "present"), HeaderAtom("x-user", "exact", "admin")
+    reqs = witnesses(SVC, Atoms(headers=frozenset({present, exact})), ["shop"])
+    diff = disagreeing(reqs, lambda r: present.matches(r.header("x-user")),
+                       lambda r: exact.matches(r.header("x-user")))
+    assert diff and all(r.header("x-user") not in (None, "admin") for r in diff)
+    assert any(r.header("x-user") is None for r in reqs)  # absent is tried too
+
+
+def test_header_prefix_vs_regex_values() -> None:
+    a, b = HeaderAtom("x-v", "prefix", "v1"), HeaderAtom("x-v", "regex", "v1|v2")
+    values = value_samples([a, b])
+    assert any(a.matches(v) and not b.matches(v) for v in values)
+    assert any(b.matches(v) and not a.matches(v) for v in values)
+    assert any(a.matches(v) and b.matches(v) for v in values)
+
+
+def test_query_exact_vs_regex() -> None:
+    a, b = QueryAtom("page", "exact", "1"), QueryAtom("page", "regex", "[0-9]+")
+    reqs = witnesses(SVC, Atoms(queries=frozenset({a, b})), [])
+    assert disagreeing(reqs, lambda r: a.matches(r.query_param("page")),
+                       lambda r: b.matches(r.query_param("page")))
+    assert any(r.query_param("page") is None for r in reqs)
+
+
+# --------------------------------------------------------------------------- exhaustive pairs
+
+ATOMS = [
+    PathAtom("exact", "/api"),
+    PathAtom("exact", "/api/"),
+    PathAtom("prefix", "/api"),
+    PathAtom("prefix", "/api/"),
+    PathAtom("prefix", "/API", ignore_case=True),
+    PathAtom("segment_prefix", "/api"),
+    PathAtom("segment_prefix", "/api/v1"),
+    PathAtom("segment_prefix", "/"),
+    PathAtom("regex", "/api/v[0-9]+(/.*)?"),
+    PathAtom("regex", "/ap.*"),
+    PathAtom("regex", "/api/v1", anchored="start"),
+]
+SEGMENTS = ["", "api", "API", "apix", "ap", "v1", "v12", "v1x", "x"]
+POOL = sorted({"/" + "/".join(p) + tail for n in range(1, 4)
+               for p in product(SEGMENTS, repeat=n) for tail in ("", "/")})
+
+
+@pytest.mark.parametrize(("a", "b"), [(a, b) for i, a in enumerate(ATOMS) for b in ATOMS[i + 1:]],
+                         ids=lambda atom: f"{atom.kind}:{atom.value}")
+def test_every_region_of_every_pair_has_a_witness(a: PathAtom, b: PathAtom) -> None:
+    samples = path_samples(Atoms(paths=frozenset(ATOMS)))
+    for region in (lambda p: a.matches(p) and not b.matches(p),
+                   lambda p: b.matches(p) and not a.matches(p),
+                   lambda p: a.matches(p) and b.matches(p)):
+        if any(region(p) for p in POOL):
+            assert any(region(p) for p in samples)
+
+
+# --------------------------------------------------------------------------- request shapes
+
+
+def test_methods_named_and_one_unnamed() -> None:
+    reqs = witnesses(SVC, Atoms(methods=frozenset({"GET", "POST"})), ["shop"])
+    assert {r.method for r in reqs} == {"GET", "POST", "PATCH"}
+
+
+def test_every_path_sample_with_each_method() -> None:
+    reqs = witnesses(SVC, Atoms(paths=frozenset({PathAtom("exact", "/a")}),
+                                methods=frozenset({"DELETE"})), [])
+    by_path: dict[str, set[str]] = {}
+    for r in reqs:
+        by_path.setdefault(r.path, set()).add(r.method)
+    assert all(methods == {"DELETE", "GET"} for methods in by_path.values())
+
+
+def test_root_and_nomatch_paths_always_present() -> None:
+    paths = {r.path for r in paths_of(PathAtom("exact", "/a"))}
+    assert {"/", NOMATCH_PATH, "/a", "/a/", "/ax", "/A"} <= paths
+
+
+def test_all_header_conditions_at_once_and_singly() -> None:
+    a, b = HeaderAtom("x-a", "exact", "1"), HeaderAtom("x-b", "exact", "2")
+    reqs = witnesses(SVC, Atoms(headers=frozenset({a, b})), [])
+    both = [r for r in reqs if a.matches(r.header("x-a")) and b.matches(r.header("x-b"))]
+    only_a = [r for r in reqs if a.matches(r.header("x-a")) and r.header("x-b") is None]
+    assert both and only_a
+
+
+def test_host_atoms_become_host_headers() -> None:
+    reqs = witnesses(SVC, Atoms(hosts=frozenset({"cart.shop.svc.cluster.local"})), [])
+    assert any(r.host == "cart.shop.svc.cluster.local" for r in reqs)
+    assert any(r.host == "cart" for r in reqs)
+
+
+def test_grpc_requests() -> None:
+    reqs = witnesses(SVC, Atoms(paths=frozenset({PathAtom("exact", "/pkg.Svc/Get")}),
+                                grpc=True), ["shop"])
+    assert all(r.protocol == "grpc" and r.method == "POST" for r in reqs)
+    assert all(r.header("content-type") == "application/grpc" for r in reqs)
+    assert {"/pkg.Svc/Get", "/pkg.Svc/Xother", "/x.Other/Get"} <= {r.path for r in reqs}
+
+
+def test_each_client_namespace_gets_the_same_requests() -> None:
+    atoms = Atoms(paths=frozenset({PathAtom("exact", "/a")}))
+    reqs = witnesses(SVC, atoms, ["b", "a", "a"])
+    per_ns = {ns: [r.path for r in reqs if r.client_namespace == ns] for ns in ("a", "b")}
+    assert per_ns["a"] == per_ns["b"] and per_ns["a"]
+    assert {r.client_namespace for r in witnesses(SVC, atoms, [])} == {"shop"}
+
+
+def test_deterministic_and_sorted() -> None:
+    atoms = Atoms(paths=frozenset(ATOMS), headers=frozenset({HeaderAtom("x", "regex", "a+")}))
+    first, second = witnesses(SVC, atoms, ["shop"]), witnesses(SVC, atoms, ["shop"])
+    assert first == second
+    assert len(first) == len(set(first))
+
+
+def test_unsupported_regex_falls_back_without_error() -> None:
+    atom = PathAtom("regex", r"/(?<=/)api\b")
+    assert NOMATCH_PATH in {r.path for r in paths_of(atom)}
+
+
+def test_size_grows_with_conditions_not_their_product() -> None:
+    paths = frozenset(PathAtom("segment_prefix", f"/p{i}") for i in range(10))
+    headers = frozenset(HeaderAtom(f"x-{i}", "exact", "1") for i in range(8))
+    reqs = witnesses(SVC, Atoms(paths=paths, headers=headers, methods=frozenset({"GET"})), [])
+    full_cross = len({r.path for r in reqs}) * 3 ** len(headers) * 2
+    assert len(reqs) < full_cross / 50
+
+
+# --------------------------------------------------------------------------- with the evaluator
+
+
+def _route(*rules: dict[str, Any]) -> dict[str, Any]:
+    return {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+            "metadata": {"name": "r", "namespace": "shop"},
+            "spec": {"parentRefs": [{"group": "", "kind": "Service", "name": "cart",
+                                     "port": 8080}],
+                     "rules": [{**r, "backendRefs": [{"name": f"b{i}", "port": 8080}]}
+                               for i, r in enumerate(rules)]}}
+
+
+def test_witnesses_reach_every_reachable_rule() -> None:
+    ev = GatewayEvaluator([_route(
+        {"matches": [{"path": {"type": "PathPrefix", "value": "/"}}]},
+        {"matches": [{"path": {"type": "PathPrefix", "value": "/api"}}]},
+        {"matches": [{"path": {"type": "Exact", "value": "/api/v1"}}]},
+        {"matches": [{"path": {"type": "PathPrefix", "value": "/api"}, "method": "POST"}]},
+        {"matches": [{"path": {"type": "PathPrefix", "value": "/api"},
+                      "headers": [{"name": "x-canary", "value": "yes"}]}]},
+        {"matches": [{"path": {"type": "PathPrefix", "value": "/api"},
+                      "queryParams": [{"name": "debug", "value": "1"}]}]},
+    )])
+    atoms = ev.atoms(SVC)
+    hit = {ev.evaluate(r).rule for r in witnesses(SVC, atoms, ["shop"])}
+    assert hit == {f"shop/r#{i}" for i in range(6)}
