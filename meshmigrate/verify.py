@@ -114,7 +114,9 @@ def verify_model(model: RoutingModel, target_objects: Sequence[dict[str, Any]], 
     for key in sorted(set(source.services()) | set(target.evaluator.services())):
         namespaces = client_namespaces or _client_namespaces(key, source, objects)
         atoms = source.atoms(key) | target.evaluator.atoms(key)
-        requests = witnesses(key, atoms, list(namespaces))
+        rank = {ns: i for i, ns in enumerate(namespaces)}  # the Service's own ns first
+        requests = sorted(witnesses(key, atoms, list(namespaces)),
+                          key=lambda r: rank.get(r.client_namespace, len(rank)))
         if max_witnesses_per_service is not None:
             requests = requests[:max_witnesses_per_service]
         report.services.append(key)
@@ -190,9 +192,8 @@ def _client_namespaces(key: ServiceKey, source: SourceEvaluator,
                        target_objects: Sequence[dict[str, Any]]) -> list[str]:
     """The Service's own namespace, every consumer namespace either side involves, and one
     namespace nobody mentions."""
-    found = {key.namespace, *source.consumer_namespaces(key),
-             *target_consumer_namespaces(key, target_objects)}
-    return [*sorted(found), UNRELATED_NAMESPACE]
+    found = {*source.consumer_namespaces(key), *target_consumer_namespaces(key, target_objects)}
+    return [key.namespace, *sorted(found - {key.namespace}), UNRELATED_NAMESPACE]
 
 
 def target_consumer_namespaces(key: ServiceKey,
