@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from converters.consul.env import mappings
+from converters.consul.env import Entry, Env, mappings
 from meshmigrate.fields import View
 from meshmigrate.model import Match, PathKind, PathMatch, StringMatch, StrKind
 
@@ -27,13 +27,19 @@ _QUERY_KINDS = (("exact", StrKind.EXACT), ("regex", StrKind.REGEX))
 _NOT_RE2 = re.compile(r"\(\?<?[=!]|\\[1-9]|\(\?P=")
 
 
-def route_matches(route: View) -> tuple[Match, ...]:
+def route_matches(route: View, entry: Entry, env: Env) -> tuple[Match, ...]:
     """The route's match; () (every request) when ``match`` or ``match.http`` is empty."""
     match = route.map("match")
     http = match.map("http") if match is not None else None
     if http is None:
         return ()
     found = http_match(http)
+    for item in mappings(http, "header"):
+        has_criterion = item.bool("present") or any(item.str(k) for k, _ in _HEADER_KINDS)
+        if item.bool("invert") and has_criterion:
+            env.report("NEGATIVE_MATCH_DROPPED", entry.doc, item.at("invert"),
+                       f"header {item.str('name')} with invert (match only when it does NOT "
+                       "match) cannot be expressed")
     empty = Match(origin=found.origin)
     return () if found == empty else (found,)
 

@@ -86,7 +86,7 @@ def read_hop(view: View, entry: Entry, env: Env, service_key: str = "service") -
 
 
 def read_routes(entry: Entry, env: Env) -> list[Route]:
-    return [Route(route_matches(view), _destination(view, entry, env), view.path)
+    return [Route(route_matches(view, entry, env), _destination(view, entry, env), view.path)
             for view in mappings(entry.spec, "routes")]
 
 
