@@ -18,7 +18,9 @@ import warnings
 
 from meshmigrate.fields import View
 
-_UNSUPPORTED = re.compile(r"\(\?<?[=!]|(?<!\\)(?:\\\\)*\\[1-9]")
+#: Python-only syntax: look-around, atomic groups, conditionals, named and numbered
+#: back-references, ``\Z`` (RE2 and Rust spell it ``\z``).
+_UNSUPPORTED = re.compile(r"\(\?(?:<?[=!]|>|\(|P=)|(?<!\\)(?:\\\\)*\\(?:[1-9]|Z)")
 _UNICODE_CLASS = re.compile(r"\\[pP](?:\{[^}]*\}|[A-Za-z])")
 _NAMED_GROUP = re.compile(r"\(\?<(?=[A-Za-z_])")
 
@@ -27,8 +29,8 @@ def check_regex(view: View, key: str, pattern: str, engine: str) -> None:
     """Raise an InputError at ``view.key`` when ``pattern`` is not a valid regex for
     ``engine`` ("Rust regex" or "Go regexp")."""
     if _UNSUPPORTED.search(pattern):
-        raise view.error(f"regular expression {pattern!r} uses look-around or a "
-                         f"back-reference, which {engine} does not support", key)
+        raise view.error(f"regular expression {pattern!r} uses look-around, a "
+                         f"back-reference or other syntax {engine} does not support", key)
     approx = _NAMED_GROUP.sub("(?P<", _UNICODE_CLASS.sub("x", pattern)).replace(r"\z", r"\Z")
     try:
         with warnings.catch_warnings():
