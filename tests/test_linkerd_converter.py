@@ -7,17 +7,25 @@ input, and requests run through the model with the source evaluator.
 
 from __future__ import annotations
 
+import json
+import re
 import textwrap
 from fractions import Fraction
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from converters.linkerd import CONVERTER
+from converters.linkerd.conditions import TooComplex, normal_form
 from converters.linkerd.durations import parse_go_duration
+from converters.linkerd.matches import rule_matches
 from converters.linkerd.names import parse_authority, parse_fqdn
 from converters.linkerd.quantity import integer_weights, milli_value, parse_quantity
 from converters.linkerd.regex import has_top_level_alternation, linkerd_path_regex
 from meshmigrate.errors import InputError
+from meshmigrate.fields import View
 from meshmigrate.findings import Findings
 from meshmigrate.model import (
     Anchor,
@@ -34,7 +42,7 @@ from meshmigrate.model import (
 )
 from meshmigrate.registry import ConvertContext, dispatch
 from meshmigrate.semantics.outcome import Request, ServiceKey
-from meshmigrate.semantics.source import SourceEvaluator
+from meshmigrate.semantics.source import SourceEvaluator, match_applies
 from meshmigrate.services import index_services
 from meshmigrate.sources import parse_stream
 
@@ -721,3 +729,63 @@ def test_bad_input_names_the_line() -> None:
                 pathRegex: "/(unclosed"
             """)).splitlines()
     assert "pathRegex" in source[line - 1]
+
+
+# --- property: the normal form decides exactly like the condition tree --------------------
+
+METHODS = ("GET", "POST", "PURGE")
+PATHS = ("/a", "/b", "/ab")
+
+
+def _leaf(draw_path: bool) -> st.SearchStrategy[dict[str, Any]]:
+    method = st.sampled_from(METHODS).map(lambda m: {"method": m})
+    path = st.sampled_from(("/a", "/b", "/a.*")).map(lambda p: {"pathRegex": p})
+    return st.one_of(method, path) if draw_path else method
+
+
+def _tree(draw_path: bool) -> st.SearchStrategy[dict[str, Any]]:
+    """Condition trees; path leaves never sit under ``not`` (that is the one lossy case)."""
+    def extend(children: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrategy[dict[str, Any]]:
+        lists = st.lists(children, min_size=0, max_size=3)
+        return st.one_of(lists.map(lambda c: {"all": c}), lists.map(lambda c: {"any": c}))
+    positive = st.recursive(_leaf(draw_path), extend, max_leaves=6)
+    negated = st.recursive(_leaf(False), extend, max_leaves=4).map(lambda c: {"not": c})
+    return st.one_of(positive, negated, st.tuples(positive, negated).map(
+        lambda pair: {"all": list(pair)}))
+
+
+def _holds(cond: dict[str, Any], method: str, path: str) -> bool:
+    """The proxy's semantics: every field set must hold."""
+    checks = []
+    if "method" in cond:
+        checks.append(cond["method"] == method)
+    if "pathRegex" in cond:
+        checks.append(re.fullmatch(cond["pathRegex"], path) is not None)
+    if "all" in cond:
+        checks.append(all(_holds(c, method, path) for c in cond["all"]))
+    if "any" in cond:
+        checks.append(any(_holds(c, method, path) for c in cond["any"]))
+    if "not" in cond:
+        checks.append(not _holds(cond["not"], method, path))
+    return all(checks)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_tree(draw_path=True))
+def test_normal_form_equivalent_to_condition_tree(cond: dict[str, Any]) -> None:
+    """Unless a loss is reported, a request satisfies some match iff it satisfies the tree."""
+    doc = next(parse_stream(json.dumps({"spec": {"condition": cond}}), "prop.yaml"))
+    report = Findings()
+    try:
+        conjunctions = normal_form(View(doc).at("spec").at("condition"))
+    except TooComplex:
+        return
+    matches = rule_matches(conjunctions, lambda code, path, msg: report.add(code, doc, path,
+                                                                            msg))
+    if len(report):
+        return  # a reported loss (two path regexes that must both hold)
+    for method in METHODS:
+        for path in PATHS:
+            request = Request(ServiceKey(NS, "books", 80), path=path, method=method)
+            got = any(match_applies(m, request) for m in matches)
+            assert got == _holds(cond, method, path), (cond, method, path, matches)
