@@ -39,7 +39,7 @@ from typing import Any, TextIO
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import gomod  # noqa: E402  (scripts/ is not a package)
+import gomod  # scripts/ is not a package: imported from its folder
 
 KUBERNETES_MODULE = "k8s.io/kubernetes"
 ETCD_SERVER_MODULE = "go.etcd.io/etcd/server/v3"
@@ -50,6 +50,7 @@ SERVICE_CLUSTER_IP_RANGE = "10.96.0.0/16"
 ADMIN_USER = "meshmigrate-admin"
 UNPRIVILEGED_USER = "meshmigrate-tester"
 UNPRIVILEGED_GROUP = "meshmigrate:testers"
+START_ATTEMPTS = 3  # free ports are picked before the daemons bind them: another may win
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,8 @@ def go_download(module: str, version: str) -> dict[str, Any]:
         )
     info: dict[str, Any] = json.loads(proc.stdout) if proc.stdout.strip() else {}
     if proc.returncode != 0 or info.get("Error"):
-        raise RuntimeError(f"go mod download {module}@{version}: {info.get('Error') or proc.stderr}")
+        reason = info.get("Error") or proc.stderr
+        raise RuntimeError(f"go mod download {module}@{version}: {reason}")
     return info
 
 
@@ -273,10 +275,24 @@ def pid_alive(pid: int) -> bool:
     except ChildProcessError:
         pass
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        status = dict(line.split(":", 1) for line in
+                      Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
     except OSError:
         return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    # A killed multi-threaded process shows its leader as a zombie while other threads still
+    # tear down (and hold its sockets): it is gone only when no thread is left.
+    return not (status["State"].strip().startswith("Z") and int(status["Threads"]) <= 1)
+
+
+def port_free(port: int) -> bool:
+    """True if a listener could bind 127.0.0.1:``port`` now (as Go does, with SO_REUSEADDR)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def pid_runs(pid: int, binary: str) -> bool:
@@ -453,9 +469,14 @@ class Cluster:
     def _binary(self, component: str) -> str:
         return self.etcd_binary if component == "etcd" else self.apiserver_binary
 
-    def _start(self, component: str, argv: list[str]) -> None:
+    def _start(self, component: str, argv: list[str], ports: Sequence[int]) -> None:
         if self.running(component):
             raise RuntimeError(f"{component} already runs (pid {self.pid(component)})")
+        deadline = time.monotonic() + 10  # a killed server may still be closing its sockets
+        while not all(port_free(port) for port in ports):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{component}: ports {list(ports)} still in use")
+            time.sleep(0.1)
         pid = spawn([self._binary(component), *argv], self._logfile(component))
         self._pidfile(component).write_text(f"{pid}\n")
 
@@ -497,7 +518,7 @@ class Cluster:
         ]
 
     def start_etcd(self) -> None:
-        self._start("etcd", self.etcd_args())
+        self._start("etcd", self.etcd_args(), (self.etcd_port, self.etcd_peer_port))
         wait_until("etcd", self._etcd_healthy, 60, lambda: self.running("etcd"),
                    self._logfile("etcd"))
 
@@ -506,7 +527,7 @@ class Cluster:
 
     def start_apiserver(self, timeout: float = 180) -> None:
         """Start kube-apiserver (on the same port and etcd as before) and wait for /readyz."""
-        self._start("kube-apiserver", self.apiserver_args())
+        self._start("kube-apiserver", self.apiserver_args(), (self.apiserver_port,))
         wait_until("kube-apiserver", self.ready, timeout, lambda: self.running("kube-apiserver"),
                    self._logfile("kube-apiserver"))
 
@@ -563,7 +584,8 @@ class Cluster:
             with urllib.request.urlopen(req, timeout=timeout, context=self._ssl_context()) as resp:
                 text = resp.read().decode()
         except urllib.error.HTTPError as err:
-            raise ApiError(err.code, err.read().decode(errors="replace"), f"{method} {path}") from None
+            body_text = err.read().decode(errors="replace")
+            raise ApiError(err.code, body_text, f"{method} {path}") from None
         return text if raw else json.loads(text)
 
     def apply(self, obj: dict[str, Any], path: str) -> dict[str, Any]:
@@ -625,10 +647,14 @@ class Cluster:
 
     # ---- teardown
 
-    def down(self) -> None:
-        """Stop both processes (by pid, only if they are still ours) and delete the state."""
+    def stop(self) -> None:
+        """Stop both processes (by pid, only if they are still ours); keep the state dir."""
         self.stop_apiserver()
         self.stop_etcd()
+
+    def down(self) -> None:
+        """Stop both processes and delete the state dir."""
+        self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -671,14 +697,19 @@ def up(state_dir: Path | None = None, versions: Versions | None = None) -> Clust
         log(f"cleaning up a stopped cluster in {state_dir}")
         existing.down()
     etcd, apiserver = ensure_binaries(versions)
-    cluster = Cluster(dir=state_dir, versions=versions, etcd_binary=str(etcd),
-                      apiserver_binary=str(apiserver))
-    try:
-        start(cluster)
-    except BaseException:
-        cluster.down()
-        raise
-    return cluster
+    for attempt in range(1, START_ATTEMPTS + 1):
+        cluster = Cluster(dir=state_dir, versions=versions, etcd_binary=str(etcd),
+                          apiserver_binary=str(apiserver))
+        try:
+            start(cluster)
+            return cluster
+        except BaseException as err:
+            cluster.stop()  # the logs stay in the state dir
+            if "in use" not in str(err) or attempt == START_ATTEMPTS:
+                raise
+            log("a port picked for the cluster was taken meanwhile: retrying with new ports")
+            shutil.rmtree(state_dir, ignore_errors=True)
+    raise AssertionError("unreachable")
 
 
 def start(cluster: Cluster) -> None:
@@ -740,7 +771,8 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
     if cluster is None:
         print(f"down (no cluster in {state_dir})", file=out)
         return 1
-    parts = {c: ("running" if cluster.running(c) else "stopped") for c in ("etcd", "kube-apiserver")}
+    parts = {c: ("running" if cluster.running(c) else "stopped")
+             for c in ("etcd", "kube-apiserver")}
     if cluster.is_up():
         print(f"up: {cluster.server} etcd={cluster.etcd_url} kubeconfig={cluster.kubeconfig}",
               file=out)

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
-import testcluster  # noqa: E402  (scripts/ is not a package)
+import testcluster  # scripts/ is not a package: imported from its folder
 
 Cluster = testcluster.Cluster
 ApiError = testcluster.ApiError

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import copy
 import socket
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
+import testcluster  # scripts/testcluster.py (on sys.path via the fixture module)
 import yaml
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 
-if TYPE_CHECKING:
-    from testcluster import Cluster  # scripts/testcluster.py, put on sys.path by the fixture
-
-pytestmark = pytest.mark.cluster
+Cluster = testcluster.Cluster
+cluster = pytest.mark.cluster
+SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "test-cluster"
 
 GATEWAY_GROUP = "gateway.networking.k8s.io"
 CRD_DIR = Path(__file__).resolve().parent.parent / "testdata" / "crds"
@@ -70,6 +71,7 @@ def read(api: client.ApiClient, namespace: str, api_version: str, plural: str,
     return obj
 
 
+@cluster
 def test_the_real_apiserver_answers_with_the_pinned_version(
         kube_cluster: Cluster, admin: client.ApiClient) -> None:
     info = client.VersionApi(admin).get_code()
@@ -78,6 +80,7 @@ def test_the_real_apiserver_answers_with_the_pinned_version(
     assert kube_cluster.server.startswith("https://127.0.0.1:")
 
 
+@cluster
 def test_gateway_api_experimental_httproute_crd_is_established(
         kube_cluster: Cluster, admin: client.ApiClient) -> None:
     crd = client.ApiextensionsV1Api(admin).read_custom_resource_definition(
@@ -89,6 +92,7 @@ def test_gateway_api_experimental_httproute_crd_is_established(
     assert annotations[f"{GATEWAY_GROUP}/bundle-version"] == kube_cluster.versions.gateway_api
 
 
+@cluster
 def test_httproute_with_service_parent_round_trips(admin: client.ApiClient,
                                                    namespace: str) -> None:
     sent = httproute("reviews")
@@ -101,6 +105,7 @@ def test_httproute_with_service_parent_round_trips(admin: client.ApiClient,
     assert all(b["group"] == "" and b["kind"] == "Service" for b in backends)
 
 
+@cluster
 def test_cel_rule_rejects_a_relative_path_with_422(admin: client.ApiClient,
                                                    namespace: str) -> None:
     with pytest.raises(ApiException) as caught:
@@ -109,6 +114,7 @@ def test_cel_rule_rejects_a_relative_path_with_422(admin: client.ApiClient,
     assert "must be an absolute path" in caught.value.body
 
 
+@cluster
 def test_istio_virtualservice_can_be_created(admin: client.ApiClient, namespace: str) -> None:
     vs = {
         "apiVersion": "networking.istio.io/v1",
@@ -126,6 +132,7 @@ def test_istio_virtualservice_can_be_created(admin: client.ApiClient, namespace:
     assert got["spec"]["http"] == vs["spec"]["http"]
 
 
+@cluster
 def test_unprivileged_token_is_forbidden_to_create(kube_cluster: Cluster,
                                                    namespace: str) -> None:
     with api_client(kube_cluster.unprivileged_kubeconfig) as api, \
@@ -198,6 +205,7 @@ REPO_SAMPLES: list[tuple[str, dict[str, Any]]] = [
 ]
 
 
+@cluster
 def test_every_repo_crd_is_established(admin: client.ApiClient) -> None:
     names = [doc["metadata"]["name"] for path in sorted(CRD_DIR.glob("*.yaml"))
              for doc in yaml.safe_load_all(path.read_text()) if doc]
@@ -208,6 +216,7 @@ def test_every_repo_crd_is_established(admin: client.ApiClient) -> None:
         assert any(c.type == "Established" and c.status == "True" for c in conditions), name
 
 
+@cluster
 @pytest.mark.parametrize(("plural", "obj"), REPO_SAMPLES,
                          ids=[f"{o['kind']}-{o['apiVersion']}" for _, o in REPO_SAMPLES])
 def test_repo_crd_sample_round_trips(admin: client.ApiClient, namespace: str, plural: str,
@@ -217,6 +226,7 @@ def test_repo_crd_sample_round_trips(admin: client.ApiClient, namespace: str, pl
     assert got["spec"] == obj["spec"]  # nothing pruned by the schema
 
 
+@cluster
 def test_repo_crd_schema_is_enforced(admin: client.ApiClient, namespace: str) -> None:
     bad = {"apiVersion": "appmesh.k8s.aws/v1beta2", "kind": "VirtualRouter",
            "metadata": {"name": "bad"},
@@ -228,6 +238,7 @@ def test_repo_crd_schema_is_enforced(admin: client.ApiClient, namespace: str) ->
     assert caught.value.status == 422
 
 
+@cluster
 def test_restarting_the_apiserver_keeps_the_data(kube_cluster: Cluster,
                                                  namespace: str) -> None:
     with api_client(kube_cluster.kubeconfig) as api:
@@ -244,6 +255,7 @@ def test_restarting_the_apiserver_keeps_the_data(kube_cluster: Cluster,
     assert got["spec"]["parentRefs"][0]["kind"] == "Service"
 
 
+@cluster
 def test_a_killed_apiserver_comes_back_with_the_same_etcd(kube_cluster: Cluster,
                                                           namespace: str) -> None:
     kube_cluster.request("POST", f"/api/v1/namespaces/{namespace}/configmaps", {
@@ -253,3 +265,59 @@ def test_a_killed_apiserver_comes_back_with_the_same_etcd(kube_cluster: Cluster,
     kube_cluster.start_apiserver()
     got = kube_cluster.request("GET", f"/api/v1/namespaces/{namespace}/configmaps/before-crash")
     assert got["data"] == {"k": "v"}
+
+
+@cluster
+def test_cli_reports_status_and_reuses_a_running_cluster(kube_cluster: Cluster) -> None:
+    status = subprocess.run([str(SCRIPT), "status", "--dir", str(kube_cluster.dir)],
+                            capture_output=True, text=True, timeout=60)
+    assert status.returncode == 0, status.stdout + status.stderr
+    assert status.stdout.startswith(f"up: {kube_cluster.server}")
+    again = subprocess.run([str(SCRIPT), "up", "--dir", str(kube_cluster.dir)],
+                           capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == f"export KUBECONFIG={kube_cluster.kubeconfig}\n"
+    assert "already up" in again.stderr and "building" not in again.stderr
+
+
+def test_cli_status_of_an_empty_dir_is_down(tmp_path: Path) -> None:
+    status = subprocess.run([str(SCRIPT), "status", "--dir", str(tmp_path)],
+                            capture_output=True, text=True, timeout=60)
+    assert status.returncode == 1
+    assert status.stdout.startswith("down")
+
+
+GOMOD_SAMPLE = """module k8s.io/kubernetes
+
+go 1.26.0
+
+require (
+\tgithub.com/spf13/cobra v1.10.0
+\tk8s.io/api v0.0.0
+\tk8s.io/kube-openapi v0.0.0-20260319190234-28399d86e0b5
+)
+
+require (
+\tk8s.io/apiserver v0.0.0 // indirect
+)
+
+require k8s.io/client-go v0.0.0
+
+replace (
+\tk8s.io/api => ./staging/src/k8s.io/api
+\tk8s.io/sample-controller => ./staging/src/k8s.io/sample-controller
+)
+"""
+
+
+def test_staging_replacements_are_derived_from_go_mod() -> None:
+    modules = testcluster.staging_modules(GOMOD_SAMPLE)
+    assert modules == ["k8s.io/api", "k8s.io/apiserver", "k8s.io/client-go"]
+    assert testcluster.go_directive(GOMOD_SAMPLE) == "1.26.0"
+    assert testcluster.staging_version("v1.36.3") == "v0.36.3"
+    text = testcluster.render_gomod("1.26.0", {"k8s.io/kubernetes": "v1.36.3"},
+                                    {m: f"{m} v0.36.3" for m in modules})
+    assert "require k8s.io/kubernetes v1.36.3" in text
+    assert "\tk8s.io/client-go => k8s.io/client-go v0.36.3" in text
+    with pytest.raises(ValueError):
+        testcluster.staging_version("1.36")
