@@ -18,8 +18,8 @@ from meshmigrate.model import (
     PathRewrite,
     RetryPolicy,
     RewriteKind,
-    Rule,
     RoutingModel,
+    Rule,
 )
 from meshmigrate.targets import Profile
 

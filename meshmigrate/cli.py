@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -25,7 +27,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
     app(ctx).debug = debug
 
 
-def convert_options(fn):  # type: ignore[no-untyped-def]
+def convert_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     opts = [
         click.option("--source", default="auto", show_default=True,
                      help="Source format: auto or an installed converter name."),

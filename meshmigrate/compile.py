@@ -24,6 +24,7 @@ from meshmigrate.gmatch import (
     GPath,
     Unknown,
     covers,
+    demoted,
     example_path,
     intersect,
     regex_for_string_prefix,
@@ -35,8 +36,8 @@ from meshmigrate.model import (
     PathMatch,
     Protocol,
     RouteTable,
-    Rule,
     RoutingModel,
+    Rule,
     ServiceInfo,
     StringMatch,
     StrKind,
@@ -88,11 +89,11 @@ def _ports(table: RouteTable, info: ServiceInfo | None) -> list[int | None]:
     mentioned = sorted({m.port for r in table.rules for m in r.matches if m.port is not None})
     known = [p.port for p in info.ports] if info else []
     if not known:
-        return [*mentioned] if mentioned else [None]
+        return list[int | None](mentioned) if mentioned else [None]
     follows = any(d.port is None for r in table.rules for d in r.destinations)
     grpc_mix = len({p.is_grpc for p in info.ports}) > 1 if info else False
     if mentioned or grpc_mix or (follows and len(known) > 1):
-        return sorted(set(known) | set(mentioned))
+        return list[int | None](sorted(set(known) | set(mentioned)))
     return [None]
 
 
@@ -169,7 +170,7 @@ def _translate_match(match: Match, index: int) -> list[GMatch]:
         return []
     methods: list[str | None] = [None]
     if match.methods is not None:
-        methods = sorted(m for m in match.methods if m in METHODS)
+        methods = [m for m in METHODS if m in match.methods]
     headers = tuple(sorted(c for c in (_named(h) for h in match.headers) if c))
     query = tuple(sorted(c for c in (_named(q) for q in match.query) if c))
     return [GMatch(path, method, headers, query, index)
@@ -314,17 +315,23 @@ def _preserve_order(groups: list[list[GMatch]], applicable: list[tuple[int, Rule
 
 
 def _demotable(g: GMatch, m: GMatch) -> bool:
-    """A later match-everything PathPrefix ``/`` outranks every regex, so an earlier regex
-    rule can never keep its requests; written as the regex ``/.*`` instead it ranks with
-    the regexes, and the earlier rule wins the tie by rule order."""
-    return g.path == GPath(PREFIX, "/") and m.path.type == REGEX
+    """Any Exact or PathPrefix outranks every regex, so an earlier regex rule cannot keep
+    the requests a later such match also takes. Written as an equivalent regex that is not
+    longer than the earlier one, the later match ranks at or below it (Istio ranks longer
+    regexes first, then rule order decides)."""
+    if g.path.type == REGEX or m.path.type != REGEX:
+        return False
+    return _with_path(g, demoted(g.path)).key() <= m.key()
+
+
+def _with_path(g: GMatch, path: GPath) -> GMatch:
+    return GMatch(path, g.method, g.headers, g.query, g.origin)
 
 
 def _demote(group: list[GMatch], g: GMatch) -> GMatch:
-    demoted = GMatch(regex_for_string_prefix("/", "any"), g.method, g.headers, g.query,
-                     g.origin)
-    group[group.index(g)] = demoted
-    return demoted
+    lowered = _with_path(g, demoted(g.path))
+    group[group.index(g)] = lowered
+    return lowered
 
 
 def _needed(g: GMatch, m: GMatch) -> GMatch | Unknown | None:

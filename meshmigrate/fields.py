@@ -9,14 +9,21 @@ so a field nobody thought about can never be dropped silently.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterator
 from typing import Any
 
 from meshmigrate.errors import InputError
 from meshmigrate.sources import Document, FieldPath, format_path
 
-_TYPE_NAMES = {str: "a string", int: "an integer", bool: "a boolean", dict: "a mapping",
-               list: "a list", float: "a number"}
+_TYPE_NAMES = {
+    str: "a string",
+    int: "an integer",
+    bool: "a boolean",
+    dict: "a mapping",
+    list: "a list",
+    float: "a number",
+}
 
 
 class View:
@@ -24,42 +31,53 @@ class View:
 
     __slots__ = ("consumed", "doc", "node", "path")
 
-    def __init__(self, doc: Document, node: Any = None, path: FieldPath = (),
-                 consumed: set[FieldPath] | None = None) -> None:
+    def __init__(
+        self,
+        doc: Document,
+        node: Any = None,
+        path: FieldPath = (),
+        consumed: set[FieldPath] | None = None,
+    ) -> None:
         self.doc = doc
         self.node = doc.obj if node is None and not path else node
         self.path = path
         self.consumed = consumed if consumed is not None else set()
 
     # -- navigation ---------------------------------------------------------------------
-    def __contains__(self, key: str) -> bool:
+    def __contains__(self, key: builtins.str) -> builtins.bool:
         return isinstance(self.node, dict) and self.node.get(key) not in (None, "", [], {})
 
-    def at(self, key: str | int) -> View:
+    def at(self, key: builtins.str | builtins.int) -> View:
         """Child view (the child may be missing: its node is then None)."""
-        node = self.node.get(key) if isinstance(self.node, dict) and isinstance(key, str) else (
-            self.node[key] if isinstance(self.node, list) and isinstance(key, int) else None)
+        node = (
+            self.node.get(key)
+            if isinstance(self.node, dict) and isinstance(key, str)
+            else (self.node[key] if isinstance(self.node, list) and isinstance(key, int) else None)
+        )
         return View(self.doc, node, (*self.path, key), self.consumed)
 
     @property
-    def line(self) -> int:
+    def line(self) -> builtins.int:
         return self.doc.line_of(self.path)
 
     @property
-    def field(self) -> str:
+    def field(self) -> builtins.str:
         return format_path(self.path)
 
-    def error(self, message: str, key: str | int | None = None) -> InputError:
+    def error(
+        self, message: builtins.str, key: builtins.str | builtins.int | None = None
+    ) -> InputError:
         path = self.path if key is None else (*self.path, key)
-        return InputError(message, file=self.doc.file, line=self.doc.line_of(path),
-                          field=format_path(path))
+        return InputError(
+            message, file=self.doc.file, line=self.doc.line_of(path), field=format_path(path)
+        )
 
-    def use(self, key: str | int | None = None) -> None:
+    def use(self, key: builtins.str | builtins.int | None = None) -> None:
         """Mark this field (or a child) as consumed without reading it."""
         self.consumed.add(self.path if key is None else (*self.path, key))
 
     # -- typed getters ------------------------------------------------------------------
-    def _typed(self, key: str, typ: type, default: Any) -> Any:
+    def _typed(self, key: builtins.str, typ: type, default: Any) -> Any:
         if not isinstance(self.node, dict):
             return default
         value = self.node.get(key)
@@ -73,25 +91,27 @@ class View:
         self.consumed.add((*self.path, key))
         return value
 
-    def str(self, key: str, default: str | None = None) -> str | None:
+    def str(self, key: builtins.str, default: builtins.str | None = None) -> builtins.str | None:
         return self._typed(key, str, default)  # type: ignore[no-any-return]
 
-    def req_str(self, key: str) -> str:
+    def req_str(self, key: builtins.str) -> builtins.str:
         value = self.str(key)
         if not value:
             raise self.error("required field is missing", key)
         return value
 
-    def int(self, key: str, default: int | None = None) -> int | None:
+    def int(self, key: builtins.str, default: builtins.int | None = None) -> builtins.int | None:
         return self._typed(key, int, default)  # type: ignore[no-any-return]
 
-    def num(self, key: str, default: float | None = None) -> float | None:
+    def num(
+        self, key: builtins.str, default: builtins.float | None = None
+    ) -> builtins.float | None:
         return self._typed(key, float, default)  # type: ignore[no-any-return]
 
-    def bool(self, key: str, default: bool | None = None) -> bool | None:
+    def bool(self, key: builtins.str, default: builtins.bool | None = None) -> builtins.bool | None:
         return self._typed(key, bool, default)  # type: ignore[no-any-return]
 
-    def scalar(self, key: str) -> str | int | float | None:
+    def scalar(self, key: builtins.str) -> builtins.str | builtins.int | builtins.float | None:
         """A string or a number (e.g. quantities, int-or-string)."""
         value = self.node.get(key) if isinstance(self.node, dict) else None
         if value is None:
@@ -101,20 +121,20 @@ class View:
         self.consumed.add((*self.path, key))
         return value
 
-    def map(self, key: str) -> View | None:
+    def map(self, key: builtins.str) -> View | None:
         """Child mapping view, or None when absent (type-checked; not marked consumed:
         consumption is recorded on the leaves that are read)."""
         if self._peek(key, dict) is None:
             return None
         return self.at(key)
 
-    def list(self, key: str) -> Iterator[View]:
+    def list(self, key: builtins.str) -> Iterator[View]:
         """Views of each item of a child list (absent -> empty)."""
         items = self._peek(key, list)
         for i in range(len(items or ())):
             yield self.at(key).at(i)
 
-    def str_list(self, key: str) -> list[str]:
+    def str_list(self, key: builtins.str) -> builtins.list[builtins.str]:
         items = self._peek(key, list) or []
         for i, item in enumerate(items):
             if not isinstance(item, str):
@@ -122,7 +142,7 @@ class View:
         self.consumed.add((*self.path, key))
         return list(items)
 
-    def str_map(self, key: str) -> dict[str, str]:
+    def str_map(self, key: builtins.str) -> builtins.dict[builtins.str, builtins.str]:
         """A mapping of strings to strings (labels, header sets)."""
         items = self._peek(key, dict) or {}
         for name, value in items.items():
@@ -131,14 +151,14 @@ class View:
         self.consumed.add((*self.path, key))
         return {str(k): str(v) for k, v in items.items()}
 
-    def raw(self, key: str) -> Any:
+    def raw(self, key: builtins.str) -> Any:
         """The raw child value, marked consumed as a whole."""
         if isinstance(self.node, dict) and key in self.node:
             self.consumed.add((*self.path, key))
             return self.node[key]
         return None
 
-    def _peek(self, key: str, typ: type) -> Any:
+    def _peek(self, key: builtins.str, typ: type) -> Any:
         if not isinstance(self.node, dict):
             return None
         value = self.node.get(key)
@@ -159,8 +179,9 @@ def _describe(value: Any) -> str:
     return type(value).__name__
 
 
-def unconsumed(doc: Document, consumed: set[FieldPath],
-               roots: tuple[str, ...] = ("spec",)) -> list[FieldPath]:
+def unconsumed(
+    doc: Document, consumed: set[FieldPath], roots: tuple[str, ...] = ("spec",)
+) -> list[FieldPath]:
     """Every non-empty leaf under ``roots`` that is not (below) a consumed path, sorted by
     position in the document."""
     out: list[FieldPath] = []

@@ -24,7 +24,7 @@ class Severity(enum.IntEnum):
         return self.name.lower()
 
 
-E, W, I = Severity.ERROR, Severity.WARNING, Severity.INFO
+E, W, I = Severity.ERROR, Severity.WARNING, Severity.INFO  # noqa: E741
 
 #: code -> (severity, one-line description). The catalogue is closed: an unknown code is a bug.
 CATALOGUE: dict[str, tuple[Severity, str]] = {

@@ -19,8 +19,8 @@ EXACT, PREFIX, REGEX = "Exact", "PathPrefix", "RegularExpression"
 #: Regex path precedence is implementation-specific (HTTPRouteRule doc, "Proxy or Load
 #: Balancer routing configuration generated from HTTPRoutes MUST prioritize matches based on
 #: ... Exact path match, Prefix path match with largest number of characters"). We follow
-#: Istio's ranking (pilot sortHTTPRoutes): Exact > PathPrefix (longer first) > regex, with
-#: regexes tied among themselves (then rule order).
+#: Istio's ranking (pilot sortHTTPRoutes): Exact > PathPrefix > regex, longer values first
+#: within PathPrefix and within regex; the Gateway API evaluator uses the same ranking.
 RANK = {EXACT: 3, PREFIX: 2, REGEX: 1}
 
 
@@ -59,7 +59,7 @@ class GMatch:
 
     def key(self) -> tuple[int, int, bool, int, int]:
         """Gateway API precedence: bigger wins (semantics.md §10)."""
-        length = len(self.path.value) if self.path.type == PREFIX else 0
+        length = len(self.path.value) if self.path.type != EXACT else 0
         return (RANK[self.path.type], length, self.method is not None, len(self.headers),
                 len(self.query))
 
@@ -93,12 +93,44 @@ def regex_full(pattern: str, text: str) -> bool:
     return bool(rx and rx.fullmatch(text))
 
 
+_META = set(".^$*+?()[]{}|\\")
+
+
+def literal_head(pattern: str) -> str:
+    """The literal text every match of ``pattern`` starts with ('' when unknown)."""
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\" and i + 1 < len(pattern) and not pattern[i + 1].isalnum():
+            out.append(pattern[i + 1])
+            i += 2
+            continue
+        if ch in _META:
+            if ch in "*?{" and out:
+                out.pop()  # the previous character is optional or repeated
+            break
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def demoted(path: GPath) -> GPath:
+    """The same set of paths written as a regular expression (which ranks below every
+    Exact and PathPrefix match)."""
+    if path.type == PREFIX and path.value == "/":
+        return regex_for_string_prefix("/", "any")
+    body = re.escape(path.value.rstrip("/") if path.type == PREFIX else path.value)
+    body = body.replace("\\/", "/")
+    return GPath(REGEX, body + "(/.*)?" if path.type == PREFIX else body)
+
+
 def _samples(prefix: str) -> tuple[str, ...]:
     base = prefix.rstrip("/") or ""
     return (base or "/", base + "/", base + "/x", base + "/x/y")
 
 
-def intersect_path(a: GPath, b: GPath) -> GPath | None | Unknown:
+def intersect_path(a: GPath, b: GPath) -> GPath | Unknown | None:
     """The paths matched by both ``a`` and ``b`` as one condition; None when disjoint."""
     if a == b:
         return a
@@ -131,10 +163,12 @@ def _prefix_prefix(a: GPath, b: GPath) -> GPath | None:
     return None
 
 
-def _prefix_regex(p: GPath, r: GPath) -> GPath | None | Unknown:
+def _prefix_regex(p: GPath, r: GPath) -> GPath | Unknown | None:
     if r.lit is None:
+        head, base = literal_head(r.value), p.value.rstrip("/")
+        compatible = head.startswith(base) or base.startswith(head)
         hits = [s for s in _samples(p.value) if regex_full(r.value, s)]
-        return UNKNOWN if hits else None
+        return UNKNOWN if compatible or hits else None
     lit, base = r.lit, p.value.rstrip("/")
     if base.startswith(lit) and (len(base) > len(lit) or r.cont == "any"):
         if r.cont == "any" or base[len(lit)] != "/":
@@ -145,23 +179,22 @@ def _prefix_regex(p: GPath, r: GPath) -> GPath | None | Unknown:
     return None
 
 
-def _regex_regex(a: GPath, b: GPath) -> GPath | None | Unknown:
+def _regex_regex(a: GPath, b: GPath) -> GPath | Unknown | None:
     if a.lit is None or b.lit is None:
         return UNKNOWN
-    if len(a.lit) < len(b.lit):
-        a, b = b, a
-    if not a.lit.startswith(b.lit):
+    (long, llit), (short, slit) = sorted(((a, a.lit), (b, b.lit)), key=lambda p: -len(p[1]))
+    if not llit.startswith(slit):
         return None
-    if len(a.lit) == len(b.lit):
-        return a if a.cont == "nonslash" else b
-    if b.cont == "nonslash" and a.lit[len(b.lit)] == "/":
+    if len(llit) == len(slit):
+        return long if long.cont == "nonslash" else short
+    if short.cont == "nonslash" and llit[len(slit)] == "/":
         return None
-    return a
+    return long
 
 
 def _merge_named(
     a: tuple[tuple[str, str, str], ...], b: tuple[tuple[str, str, str], ...]
-) -> tuple[tuple[str, str, str], ...] | None | Unknown:
+) -> tuple[tuple[str, str, str], ...] | Unknown | None:
     merged: dict[str, tuple[str, str, str]] = {c[0]: c for c in a}
     for cond in b:
         have = merged.get(cond[0])
@@ -176,7 +209,7 @@ def _merge_named(
 
 
 def _merge_one(x: tuple[str, str, str], y: tuple[str, str, str]
-               ) -> tuple[str, str, str] | None | Unknown:
+               ) -> tuple[str, str, str] | Unknown | None:
     if x[1] == EXACT and y[1] == EXACT:
         return None
     if x[1] == REGEX and y[1] == REGEX:
@@ -185,7 +218,7 @@ def _merge_one(x: tuple[str, str, str], y: tuple[str, str, str]
     return exact if regex_full(rx[2], exact[2]) else None
 
 
-def intersect(a: GMatch, b: GMatch) -> GMatch | None | Unknown:
+def intersect(a: GMatch, b: GMatch) -> GMatch | Unknown | None:
     """Requests matching both ``a`` and ``b`` as one GMatch (None: no request does)."""
     if a.method and b.method and a.method != b.method:
         return None

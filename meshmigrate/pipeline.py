@@ -62,14 +62,14 @@ def convert_documents(docs: list[Document], options: ConvertOptions) -> ConvertR
     objects = emit.emit(routes, model, profile, findings)
     result = ConvertResult(model, objects, findings, docs)
     if options.verify:
-        result.verify_report = _self_check(result)
+        result.verify_report = _self_check(result, profile)
     return result
 
 
-def _self_check(result: ConvertResult) -> Any:
+def _self_check(result: ConvertResult, profile: Profile) -> Any:
     from meshmigrate import verify  # the semantic diff is optional while it is being built
 
-    report = verify.verify_model(result.model, result.objects)
+    report = verify.verify_model(result.model, result.objects, profile=profile)
     verify.attach_to_findings(report, result.findings, result.model)
     return report
 

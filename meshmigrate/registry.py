@@ -10,6 +10,7 @@ import abc
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
+from typing import ClassVar
 from importlib.metadata import entry_points
 
 from meshmigrate.errors import InputError, UsageError
@@ -43,7 +44,7 @@ class Converter(abc.ABC):
 
     name: str = ""
     description: str = ""
-    kinds: dict[tuple[str, str], tuple[str, ...]] = {}
+    kinds: ClassVar[dict[tuple[str, str], tuple[str, ...]]] = {}
 
     def claims(self, doc: Document) -> bool:
         """True when this converter reads ``doc`` (by API group and kind)."""

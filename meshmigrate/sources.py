@@ -42,7 +42,7 @@ class LineList(list[Any]):
     lines: list[int]
 
 
-class _TrackingLoader(_Loader):  # type: ignore[misc,valid-type]
+class _TrackingLoader(_Loader):  # type: ignore[misc]
     """SafeLoader (C parser when available) that builds LineDict/LineList."""
 
 
