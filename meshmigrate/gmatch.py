@@ -181,7 +181,7 @@ def _prefix_regex(p: GPath, r: GPath) -> GPath | Unknown | None:
 
 def _regex_regex(a: GPath, b: GPath) -> GPath | Unknown | None:
     if a.lit is None or b.lit is None:
-        return UNKNOWN
+        return _user_regexes(a, b)
     (long, llit), (short, slit) = sorted(((a, a.lit), (b, b.lit)), key=lambda p: -len(p[1]))
     if not llit.startswith(slit):
         return None
@@ -190,6 +190,23 @@ def _regex_regex(a: GPath, b: GPath) -> GPath | Unknown | None:
     if short.cont == "nonslash" and llit[len(slit)] == "/":
         return None
     return long
+
+
+def _user_regexes(a: GPath, b: GPath) -> GPath | Unknown | None:
+    """Two regexes, at least one written by a user: disjoint when their literal heads
+    disagree; exact when one is a plain literal; otherwise undecided."""
+    for x, y in ((a, b), (b, a)):
+        if x.lit is None and _is_literal(x.value):
+            return x if regex_full(y.value, literal_head(x.value)) else None
+    ha = a.lit if a.lit is not None else literal_head(a.value)
+    hb = b.lit if b.lit is not None else literal_head(b.value)
+    return UNKNOWN if ha.startswith(hb) or hb.startswith(ha) else None
+
+
+def _is_literal(pattern: str) -> bool:
+    """True when ``pattern`` matches exactly one string (no metacharacter unescaped)."""
+    unescaped = re.sub(r"\\[^A-Za-z0-9]", "", pattern)
+    return not any(c in _META for c in unescaped)
 
 
 def _merge_named(
