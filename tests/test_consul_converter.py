@@ -170,6 +170,7 @@ routes:
   destination: {service: admin}
 """))
     assert [r.matches for r in table_of(model).rules] == [(), ()]
+    assert table_of(model).unmatched is Unmatched.NOT_FOUND
 
 
 def test_path_kinds_and_case_insensitivity() -> None:
@@ -387,7 +388,9 @@ def test_resolver_request_timeout_applies_only_as_start_node() -> None:
     model, findings = convert(resolver("requestTimeout: 3s"))
     (rule,) = table_of(model).rules
     assert rule.matches == () and rule.timeout_ms == 3000
-    assert rule.destinations == table_of(model).fallback == (Destination(WEB, None),)
+    assert rule.destinations == (Destination(WEB, None),)
+    # the explicit catch-all leaves nothing unmatched: no second catch-all is needed
+    assert table_of(model).unmatched is Unmatched.NOT_FOUND and table_of(model).fallback == ()
     assert "TIMEOUT_DEFAULT_EXPLICIT" not in findings.codes()
     model, _ = convert(resolver("requestTimeout: 3s"), router("""
 routes:

@@ -10,7 +10,8 @@ The start node decides the shape (consul ``agent/xds/routes.go``,
 - a splitter only: no rules, the weighted splits as ``fallback``;
 - a resolver only (redirect, default subset or request timeout): likewise, except that a
   resolver ``requestTimeout`` (applied only where the resolver is the start node) needs a
-  rule to carry it, so it becomes an explicit catch-all rule.
+  rule to carry it: an explicit catch-all rule, which leaves no request unmatched (the
+  table then says ``NOT_FOUND``, so no second catch-all is added after it).
 
 Routes without their own timeout keep Envoy's default of 15 s, written explicitly. The
 fallback cannot carry a timeout (model gap): Consul's catch-all route keeps Envoy's 15 s,
@@ -63,9 +64,11 @@ class TableBuilder:
                             "routes without requestTimeout keep Envoy's default request "
                             "timeout of 15s; it is written explicitly")
         rules = [replace(r, destinations=self._ports(r.destinations, svc)) for r in rules]
-        return RouteTable(service=svc, rules=tuple(rules), unmatched=Unmatched.PASS_THROUGH,
+        catch_all = bool(rules) and not rules[-1].matches
+        return RouteTable(service=svc, rules=tuple(rules),
+                          unmatched=Unmatched.NOT_FOUND if catch_all else Unmatched.PASS_THROUGH,
                           name=svc.name, origin=Provenance(entry.doc, ()),
-                          fallback=self._ports(fallback, svc))
+                          fallback=() if catch_all else self._ports(fallback, svc))
 
     def _rules(self, svc: ServiceRef) -> tuple[Entry, list[Rule], tuple[Destination, ...]]:
         """The entry that starts the chain, its rules and where unmatched requests go."""
