@@ -32,6 +32,9 @@ Choices where the spec leaves room (each also noted where it is implemented):
 - **CORS** and **ExtensionRef** filters are reported in ``notes`` and otherwise ignored.
 - **Route-type conflicts** (GRPCRoute > HTTPRoute > TLSRoute > TCPRoute, GEP-1294) are decided
   among the routes that apply to the client (its consumer routes, else the producer routes).
+- **Protocol**: the route kind that wins on the port decides how a request is evaluated
+  (TCPRoute/TLSRoute: the first rule's backends of the highest-precedence route; HTTPRoute
+  and GRPCRoute: matching on path and headers), whatever ``Request.protocol`` says.
 - **Invalid rules** (what the CRD's CEL rules or the spec's "Accepted: False" would reject) are
   dropped and listed in :attr:`GatewayEvaluator.problems`; a route left with no valid rule does
   not attach at all.
