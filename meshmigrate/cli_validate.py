@@ -9,6 +9,7 @@ whenever CRDs are available.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import IO, Any
@@ -29,8 +30,10 @@ def _apiextensions() -> Any:
     """The cluster's apiextensions API, from the kubeconfig (``KUBECONFIG`` or ~/.kube)."""
     from kubernetes import client, config
 
-    try:
-        return client.ApiextensionsV1Api(config.new_client_from_config())  # type: ignore[no-untyped-call]
+    try:  # the kubernetes package reads KUBECONFIG only when imported: pass it explicitly
+        api = config.new_client_from_config(  # type: ignore[no-untyped-call]
+            config_file=os.environ.get("KUBECONFIG") or None)
+        return client.ApiextensionsV1Api(api)
     except (config.ConfigException, OSError) as exc:
         raise ClusterError(f"cannot read the cluster's CRDs: {exc}") from None
 

@@ -419,12 +419,15 @@ def _metadata_issues(meta: Any, namespaced: bool) -> Iterator[_Issue]:
     if not name and not meta.get("generateName"):
         yield _Issue(("metadata", "name"), "Required value", "name or generateName is required",
                      blocking=True)
-    checks: list[tuple[str, Any, Callable[[str], list[str]]]] = [
-        ("name", name, dns1123_subdomain)]
-    if namespaced and meta.get("namespace"):
-        checks.append(("namespace", meta["namespace"], dns1123_label))
-    for key, text, check in checks:
-        for problem in check(str(text)) if text else []:
+    checks: list[tuple[str, Callable[[str], list[str]]]] = [("name", dns1123_subdomain)]
+    if namespaced:
+        checks.append(("namespace", dns1123_label))
+    for key, check in checks:
+        text = meta.get(key)
+        if text is not None and not isinstance(text, str):
+            yield _Issue(("metadata", key), "Invalid value", f"{_quote(text)}: must be a string",
+                         blocking=True)
+        for problem in check(text) if isinstance(text, str) and text else []:
             yield _Issue(("metadata", key), "Invalid value", f"{_quote(text)}: {problem}")
     yield from _map_issues(meta, "labels", label_value)
     yield from _map_issues(meta, "annotations", None)
