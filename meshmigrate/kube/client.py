@@ -20,9 +20,9 @@ from urllib.parse import quote
 import urllib3
 
 from meshmigrate.errors import ClusterError, UsageError
-from meshmigrate.kube.objects import Obj, ObjRef
+from meshmigrate.kube.objects import FIELD_MANAGER, Obj, ObjRef
 
-FIELD_MANAGER = "meshmigrate"
+__all__ = ["FIELD_MANAGER", "Kube", "KubeError", "Resource", "Unreachable", "connect"]
 APPLY_PATCH = "application/apply-patch+yaml"
 TRANSIENT_STATUS = (429, 503, 504)
 Query = list[tuple[str, str]]
@@ -222,9 +222,11 @@ class Kube:
                      "Background"}
         if resource_version:
             body["preconditions"] = {"resourceVersion": resource_version}
+        if dry_run:  # in the body: with a DeleteOptions body the apiserver ignores the query
+            body["dryRun"] = ["All"]
         try:
-            self.request("DELETE", res.path(ref.namespace, ref.name), _flags(dry_run=dry_run),
-                         body, what=f"delete {ref}")
+            self.request("DELETE", res.path(ref.namespace, ref.name), [], body,
+                         what=f"delete {ref}")
         except KubeError as exc:
             if exc.status == 404:
                 return False

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 Obj = dict[str, Any]
+FIELD_MANAGER = "meshmigrate"
 
 #: metadata the server owns; dropped when an object is re-created from a journal copy.
 SERVER_METADATA = ("resourceVersion", "uid", "creationTimestamp", "generation",
@@ -106,8 +107,10 @@ def resource_version(obj: Obj | None) -> str | None:
 
 def last_writers(obj: Obj) -> list[tuple[str, str]]:
     """``(time, manager)`` of each write to the object's content (status writes left out),
-    newest first, from ``metadata.managedFields``."""
+    newest first, from ``metadata.managedFields``. Times have one-second resolution: within
+    the same second another manager counts as later than ``meshmigrate`` (the cautious
+    reading when deciding whether someone else edited an object)."""
     entries = (obj.get("metadata") or {}).get("managedFields") or []
     out = [(str(e.get("time", "")), str(e.get("manager", ""))) for e in entries
            if isinstance(e, dict) and e.get("subresource", "") != "status"]
-    return sorted(out, reverse=True)
+    return sorted(out, key=lambda w: (w[0], w[1] != FIELD_MANAGER), reverse=True)
