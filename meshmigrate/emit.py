@@ -102,13 +102,32 @@ def route_objects(route: CompiledRoute, ctx: RuleContext) -> list[Obj]:
     if kind == "TCPRoute":
         rules = [{"backendRefs": actions.backend_refs(r.rule.destinations, ctx, r.rule)}
                  for r in route.rules]
-    else:
-        rules = [gw for r in route.rules for gw in _rules(r, kind, ctx)]
-    chunks = _split(rules)
-    if len(chunks) > 1:
-        _report_table(ctx, "ROUTE_SPLIT_LIMITS", f"{len(rules)} rules split over "
-                      f"{len(chunks)} routes; ties between routes follow creation time")
-    return [_route_object(route, kind, chunk, i, ctx) for i, chunk in enumerate(chunks)]
+        return [_route_object(route, kind, rules, 0, ctx)]
+    out: list[Obj] = []
+    for notes, crules in _policy_groups(route, kind, ctx):
+        rules = [gw for r in crules for gw in _rules(r, kind, ctx)]
+        for chunk in _split(rules):
+            obj = _route_object(route, kind, chunk, len(out), ctx)
+            obj["metadata"]["annotations"] = dict(sorted(
+                (obj["metadata"]["annotations"] | notes).items()))
+            out.append(obj)
+    if len(out) > 1:
+        _report_table(ctx, "ROUTE_SPLIT_LIMITS", f"rules split over {len(out)} routes "
+                      "(rule limits or per-route policy annotations); ties between routes "
+                      "follow creation time, then name")
+    return out
+
+
+def _policy_groups(route: CompiledRoute, kind: str, ctx: RuleContext
+                   ) -> list[tuple[dict[str, str], list[CompiledRule]]]:
+    """Linkerd takes retries and timeouts as annotations on the whole route, so rules that
+    need different values go to different routes (semantics.md §4.2)."""
+    if not ctx.profile.annotations_for_policy:
+        return [({}, route.rules)]
+    from meshmigrate.linkerd_annotations import annotation_groups
+
+    groups = annotation_groups([r.rule for r in route.rules], grpc=kind == "GRPCRoute")
+    return [(notes, [route.rules[i] for i in idx]) for notes, idx in groups]
 
 
 def _report_table(ctx: RuleContext, code: str, message: str) -> None:
