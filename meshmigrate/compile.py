@@ -170,7 +170,8 @@ def _translate_match(match: Match, index: int) -> list[GMatch]:
         return []
     methods: list[str | None] = [None]
     if match.methods is not None:
-        methods = [m for m in METHODS if m in match.methods]
+        # not(method) lists the excluded methods: expand over the enum (semantics.md §4.1)
+        methods = [m for m in METHODS if (m in match.methods) != match.negated_methods]
     headers = tuple(sorted(c for c in (_named(h) for h in match.headers) if c))
     query = tuple(sorted(c for c in (_named(q) for q in match.query) if c))
     return [GMatch(path, method, headers, query, index)
@@ -273,7 +274,7 @@ def _drop_shadowed(groups: list[list[GMatch]], applicable: list[tuple[int, Rule,
     for gi, ms in enumerate(groups):
         earlier = [m for prev in out for m in prev]
         kept = [g for g in ms if not any(covers(m, g) for m in earlier)]
-        if ms and not kept:
+        if ms and not kept and applicable[gi][0] >= 0:  # the added catch-all is silent
             rule = applicable[gi][1]
             _report_rule(findings, rule, "RULE_SHADOWED",
                          "every request this rule matches is taken by an earlier rule")
