@@ -283,13 +283,22 @@ def connect(kubeconfig: str | None = None, context: str | None = None) -> Kube:
         if kubeconfig is None and _in_cluster():
             config.load_incluster_config()  # type: ignore[no-untyped-call]
             api = _incluster_client()
-            return Kube(api, api.configuration.host, None, _incluster_namespace())
+            return Kube(api, api.configuration.host, None, _incluster_namespace(),
+                        _retry_seconds())
         api = config.new_client_from_config(  # type: ignore[no-untyped-call]
             config_file=kubeconfig, context=context, persist_config=False)
         ctx_name, namespace = _context_namespace(kubeconfig, context)
     except (config.ConfigException, OSError) as exc:
         raise UsageError(f"cannot load the kubeconfig: {exc}") from None
-    return Kube(api, api.configuration.host, ctx_name, namespace)
+    return Kube(api, api.configuration.host, ctx_name, namespace, _retry_seconds())
+
+
+def _retry_seconds() -> float:
+    """How long to retry an unreachable apiserver (``MESHMIGRATE_RETRY_SECONDS``, 15)."""
+    try:
+        return float(os.environ.get("MESHMIGRATE_RETRY_SECONDS", "15"))
+    except ValueError:
+        return 15.0
 
 
 def _in_cluster() -> bool:

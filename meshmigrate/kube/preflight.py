@@ -41,8 +41,12 @@ def needed(kube: Kube, plan: Plan, journal: bool) -> list[Check]:
 def check_access(kube: Kube, plan: Plan, journal: bool = True) -> None:
     """SelfSubjectAccessReview for each write; raise listing every one denied."""
     denied = [c for c in needed(kube, plan, journal) if kube.can(*c) is False]
-    if denied:
-        what = "; ".join(f"{verb} {plural}{'.' + group if group else ''} in namespace {ns}"
-                         for verb, group, plural, ns in denied)
-        raise ClusterError(f"forbidden: your credentials may not {what} (RBAC); "
-                           "nothing was changed")
+    if not denied:
+        return
+    grouped: dict[tuple[str, str, str], list[str]] = {}
+    for verb, group, plural, ns in denied:
+        grouped.setdefault((plural + (f".{group}" if group else ""), ns, ""), []).append(verb)
+    what = "; ".join(f"{'/'.join(verbs)} {resource} in namespace {ns}"
+                     for (resource, ns, _), verbs in grouped.items())
+    raise ClusterError(f"forbidden: your credentials may not {what} (RBAC: needed to apply "
+                       "and to roll back); nothing was changed")
