@@ -72,11 +72,11 @@ def test_apply_cutover_rollback_restores_every_source_exactly(kube_cluster: Any,
     seed(kube_cluster, ns)
     kube = admin(kube_cluster)
     before = snapshot(kube, ns, exact=True)
-    code, out, err = cli(kube_cluster, "apply", "--from-cluster", "-n", ns, "--cutover",
+    code, _out, err = cli(kube_cluster, "apply", "--from-cluster", "-n", ns, "--cutover",
                          "--yes", state_dir=tmp_path)
     assert code == 0, err
     during = snapshot(kube, ns)
-    assert f"VirtualService/reviews" not in during and "ServiceProfile/" + (
+    assert "VirtualService/reviews" not in during and "ServiceProfile/" + (
         f"books.{ns}.svc.cluster.local") not in during
     assert "DestinationRule/reviews" in during  # kept: its traffic policy still applies
     assert {"HTTPRoute/reviews", "HTTPRoute/ratings", "Service/reviews-v1"} <= set(during)
@@ -188,7 +188,7 @@ def test_wait_for_accepted_then_cutover(kube_cluster: Any, ns: str, tmp_path: Pa
         stop.set()
         thread.join()
     assert code == 0, err
-    assert f"VirtualService/reviews" not in snapshot(admin(kube_cluster), ns)
+    assert "VirtualService/reviews" not in snapshot(admin(kube_cluster), ns)
 
 
 def test_reapply_is_unchanged(kube_cluster: Any, ns: str, tmp_path: Path) -> None:

@@ -131,7 +131,7 @@ def test_field_manager_conflict_is_reported_and_rolled_back(kube_cluster: Any, n
                        f"/apis/{GATEWAY}/v1/namespaces/{ns}/httproutes/reviews")
     kube = admin(kube_cluster)
     before = snapshot(kube, ns, exact=True)
-    code, out, err = cli(kube_cluster, "apply", "--from-cluster", "-n", ns, "--yes",
+    code, _out, err = cli(kube_cluster, "apply", "--from-cluster", "-n", ns, "--yes",
                          state_dir=tmp_path)
     assert code == 3
     assert f"HTTPRoute/{ns}/reviews: conflicts with another field manager" in err
