@@ -56,10 +56,13 @@ def convert_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("--fail-on", type=click.Choice(["error", "warning", "never"]), default="error",
               show_default=True, help="Exit 1 when a finding is at or over this severity.")
 @click.option("--no-verify", is_flag=True, help="Skip the semantic self-check.")
+@click.option("--no-validate", is_flag=True,
+              help="Skip validating the output against cached Gateway API CRDs.")
 @click.pass_context
 def convert(ctx: click.Context, files: tuple[str, ...], source: str, target: str,
             gateway_api: str, channel: str, output: str, out_dir: str | None,
-            report_fmt: str, report_file: str | None, fail_on: str, no_verify: bool) -> None:
+            report_fmt: str, report_file: str | None, fail_on: str, no_verify: bool,
+            no_validate: bool) -> None:
     """Convert mesh routing to Gateway API routes (objects on stdout, findings on stderr)."""
     a = app(ctx)
     if not files:
@@ -68,7 +71,16 @@ def convert(ctx: click.Context, files: tuple[str, ...], source: str, target: str
     result = load_and_convert(files, options, a.stdin)
     write_objects(a, result, output, out_dir)
     write_report(a, result, report_fmt, report_file)
-    ctx.exit(EXIT_FINDINGS if fails(result.findings, fail_on) else EXIT_OK)
+    valid = no_validate or validate_output(result, options, a)
+    ctx.exit(EXIT_FINDINGS if fails(result.findings, fail_on) or not valid else EXIT_OK)
+
+
+def validate_output(result: ConvertResult, options: ConvertOptions, a: AppContext) -> bool:
+    """Check the output against the cached CRDs of the chosen version and channel (a note
+    says so when none are cached: ``meshmigrate crds pull``)."""
+    from meshmigrate.cli_validate import self_check
+
+    return self_check(result.objects, options.gateway_api, a.stderr, options.channel)
 
 
 def write_objects(a: AppContext, result: ConvertResult, fmt: str, out_dir: str | None) -> None:
@@ -121,8 +133,9 @@ def _optional_commands() -> None:
                 raise
             continue
         for name in names:
-            command = getattr(mod, name, None) or getattr(mod, f"{name}_cmd", None)
-            if isinstance(command, click.Command):
+            found = [getattr(mod, attr, None) for attr in (name, f"{name}_cmd")]
+            command = next((c for c in found if isinstance(c, click.Command)), None)
+            if command is not None:
                 cli.add_command(command, name)
 
 
