@@ -346,7 +346,8 @@ def test_nodes_sharing_a_hostname_get_a_service_each() -> None:
     shared = "reviews.bookinfo.svc.cluster.local"
     nodes = node("reviews-v1", shared) + "---\n" + node(
         "reviews-v2", shared, selector="{matchExpressions: [{key: v, operator: Exists}]}")
-    model, findings = convert(VS, router(http_route("all", targets=SPLIT)), nodes)
+    model, findings = convert(VS, router(http_route("all", targets=SPLIT)), nodes,
+                              services=service("reviews"))
     rule = only_table(model).rules[0]
     assert rule.destinations == (Destination(V1, 9080, 90, subset="v1"),
                                  Destination(REVIEWS, 9080, 10, subset="v2"))
@@ -354,6 +355,18 @@ def test_nodes_sharing_a_hostname_get_a_service_each() -> None:
         V1, REVIEWS, "v1", (("app", "reviews"), ("version", "v1")))}
     assert {"SHARED_HOSTNAME_SPLIT", "SUBSET_SERVICE_CREATED",
             "SUBSET_NOT_CONVERTIBLE"} <= set(findings.codes())
+
+
+def test_per_node_service_reuses_or_avoids_an_input_service() -> None:
+    shared = "reviews.bookinfo.svc.cluster.local"
+    nodes = node("reviews-v1", shared) + "---\n" + node("reviews-v2", shared)
+    same = service("reviews-v1").replace("{app: reviews-v1}", "{app: reviews, version: v1}")
+    model, _ = convert(VS, router(http_route("all", targets=SPLIT)), nodes,
+                       services="---".join([service("reviews"), same, service("reviews-v2")]))
+    v1, v2 = only_table(model).rules[0].destinations
+    assert v1.service == V1  # the input's reviews-v1 selects exactly these pods: used as is
+    assert v2.service.name.startswith("reviews-v2-") and v2.service != V2  # another selector
+    assert sorted(model.subset_services) == [v2.service]
 
 
 def test_node_policies_are_reported() -> None:

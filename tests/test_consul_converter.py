@@ -355,6 +355,27 @@ subsets:
                                 "SUBSET_SERVICE_CREATED"]
 
 
+def test_subset_service_reuses_or_avoids_an_input_service() -> None:
+    same = service("web-v1").replace("{app: web-v1}", "{app: web, version: v1}")
+    services = "---".join([service("web"), same, service("web-v2")])
+    model, findings = convert(router("""
+routes:
+- match: {http: {pathPrefix: /v2}}
+  destination: {serviceSubset: v2}
+"""), resolver("""
+defaultSubset: v1
+subsets:
+  v1: {filter: "Service.Meta.version == v1"}
+  v2: {filter: "Service.Meta.version == v2"}
+"""), services=services)
+    table = table_of(model)
+    assert table.fallback == (Destination(WEB_V1, 8080, subset="v1"),)  # used as is
+    (v2,) = table.rules[0].destinations
+    assert v2.service.name.startswith("web-v2-")  # web-v2 selects other pods
+    assert sorted(model.subset_services) == [v2.service]
+    assert [f.code for f in findings].count("SUBSET_SERVICE_CREATED") == 1
+
+
 def test_resolver_with_only_subsets_routes_nothing() -> None:
     model, findings = convert(SUBSETS)
     assert model.tables == [] and findings.codes() == ALWAYS

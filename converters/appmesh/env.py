@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from meshmigrate.fields import View
 from meshmigrate.model import ServiceRef
@@ -51,11 +51,6 @@ def mappings(view: View, key: str) -> Iterator[View]:
         if not isinstance(item.node, dict):
             raise item.error(f"expected a mapping, got {_kind(item.node)}")
         yield item
-
-
-def str_list(view: View, key: str) -> list[str]:
-    """``view.str_list(key)`` typed for mypy (View's own annotations name its methods)."""
-    return cast("list[str]", view.str_list(key))
 
 
 def object_ref(view: View | None, default_ns: str) -> tuple[str, str] | None:

@@ -15,7 +15,7 @@
 
 from __future__ import annotations
 
-from converters.appmesh.env import Env, Obj, str_list
+from converters.appmesh.env import Env, Obj
 from meshmigrate.fields import View
 from meshmigrate.model import RetryPolicy
 
@@ -71,8 +71,8 @@ def retry_policy(route: View, obj: Obj, env: Env) -> RetryPolicy | None:
     view = route.map("retryPolicy")
     if view is None:
         return None
-    http, tcp = str_list(view, "httpRetryEvents"), str_list(view, "tcpRetryEvents")
-    grpc = str_list(view, "grpcRetryEvents")
+    http, tcp = view.str_list("httpRetryEvents"), view.str_list("tcpRetryEvents")
+    grpc = view.str_list("grpcRetryEvents")
     for event in http:
         if event not in _HTTP_EVENTS:
             raise view.error(f"unknown httpRetryEvents value {event!r}", "httpRetryEvents")

@@ -10,14 +10,16 @@ pod of the Service).
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections import Counter
+from collections.abc import Mapping
 
 from converters.appmesh.env import Env, Obj, object_ref
 from converters.appmesh.hosts import service_port
 from converters.appmesh.nodes import Node
 from meshmigrate.fields import View
-from meshmigrate.model import Destination, Provenance, ServiceRef, SubsetService
+from meshmigrate.model import Destination, Provenance, ServiceInfo, ServiceRef, SubsetService
 
 _MAX_NAME = 63
 
@@ -76,34 +78,55 @@ class Targets:
         if self.sharing[parent] < 2:
             return parent, None
         subset = node.name.removeprefix(f"{parent.name}-") or node.name
+        info = self.env.ctx.model.services.get(parent)
         problem = ("its podSelector is not a plain matchLabels selector" if node.labels is None
-                   else f"Service {parent} is not in the input" if not self.env.known(parent)
-                   else None)
-        if problem or node.labels is None:
+                   else f"Service {parent} is not in the input" if info is None else None)
+        if problem or node.labels is None or info is None:
             self.env.report("SUBSET_NOT_CONVERTIBLE", node.obj, ("spec", "podSelector"),
                             f"VirtualNode {node.name} shares hostname {parent} with other nodes "
                             f"but {problem}; the whole Service is used")
             return parent, subset
-        return self._subset_service(node, parent, subset, node.labels), subset
+        return self._subset_service(node, info, subset, node.labels), subset
 
-    def _subset_service(self, node: Node, parent: ServiceRef, subset: str,
+    def _subset_service(self, node: Node, parent: ServiceInfo, subset: str,
                         labels: tuple[tuple[str, str], ...]) -> ServiceRef:
-        ref = ServiceRef(parent.namespace, _name(parent.name, subset))
+        ref, create = _place(parent, subset, labels, self.env.ctx.model.services)
         shown = ",".join(f"{k}={v}" for k, v in labels)
         where = ("spec", "podSelector", "matchLabels")
-        self.env.ctx.model.subset_services.setdefault(ref, SubsetService(
-            ref, parent, subset, labels, Provenance(node.obj.doc, where)))
         self.env.report("SHARED_HOSTNAME_SPLIT", node.obj, where,
-                        f"VirtualNode {node.name} shares hostname {parent} with other nodes; "
-                        f"it becomes Service {ref} (pods labelled {shown}), although App Mesh "
-                        "resolves the shared name to every pod of the Service")
-        self.env.report("SUBSET_SERVICE_CREATED", node.obj, where,
-                        f"Service {ref} (pods of {parent} labelled {shown}) stands for "
-                        f"VirtualNode {node.name}")
+                        f"VirtualNode {node.name} shares hostname {parent.ref} with other "
+                        f"nodes; it becomes Service {ref} (pods labelled {shown}), although "
+                        "App Mesh resolves the shared name to every pod of the Service")
+        if create:
+            self.env.ctx.model.subset_services.setdefault(ref, SubsetService(
+                ref, parent.ref, subset, labels, Provenance(node.obj.doc, where)))
+            self.env.report("SUBSET_SERVICE_CREATED", node.obj, where,
+                            f"Service {ref} (pods of {parent.ref} labelled {shown}) stands for "
+                            f"VirtualNode {node.name}")
         return ref
 
 
-def _name(parent: str, subset: str) -> str:
-    raw = f"{parent}-{subset}".lower()
-    name = re.sub(r"-{2,}", "-", re.sub(r"[^a-z0-9-]", "-", raw)).strip("-")
-    return name[:_MAX_NAME].rstrip("-")
+def _place(parent: ServiceInfo, subset: str, labels: tuple[tuple[str, str], ...],
+           services: Mapping[ServiceRef, ServiceInfo]) -> tuple[ServiceRef, bool]:
+    """The per-node Service ``<parent>-<subset>`` and whether it must be created: a Service
+    of that name in the input is used as it is when it selects exactly these pods (the
+    parent's selector plus ``labels``), else the name gets a hash."""
+    selector = tuple(sorted({**dict(parent.selector or ()), **dict(labels)}.items()))
+    ref = parent.ref
+    for hashed in (False, True):
+        ref = ServiceRef(parent.ref.namespace, _name(parent.ref.name, subset, hashed))
+        existing = services.get(ref)
+        if existing is None:
+            return ref, True
+        if existing.selector == selector:
+            return ref, False
+    return ref, True
+
+
+def _name(parent: str, subset: str, hashed: bool) -> str:
+    raw = f"{parent}-{subset}"
+    name = re.sub(r"-{2,}", "-", re.sub(r"[^a-z0-9-]", "-", raw.lower())).strip("-")
+    if not hashed and len(name) <= _MAX_NAME:
+        return name
+    digest = hashlib.sha256(raw.encode()).hexdigest()[:8]
+    return f"{name[:_MAX_NAME - 9].rstrip('-')}-{digest}"

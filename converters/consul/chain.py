@@ -116,26 +116,27 @@ class Chain:
             return parent
         if not labels:
             return parent  # an empty filter selects every instance
-        if not self.env.known(parent):
+        info = self.env.ctx.model.services.get(parent)
+        if info is None:
             self._report(where, "SUBSET_NOT_CONVERTIBLE",
                          f"subset {subset.name!r}: Service {parent} is not in the input, so no "
                          "per-subset Service can be derived from it; the whole Service is used")
             return parent
-        return self._add_subset_service(parent, subset, labels, where)
-
-    def _add_subset_service(self, parent: ServiceRef, subset: Subset,
-                            labels: tuple[tuple[str, str], ...], where: Where) -> ServiceRef:
-        ref = subset_service(parent, subset.name)
         shown = ",".join(f"{k}={v}" for k, v in labels)
-        self.env.ctx.model.subset_services.setdefault(ref, SubsetService(
-            ref, parent, subset.name, labels, Provenance(where.entry.doc, where.path)))
         self._report(where, "SUBSET_FILTER_AS_LABELS",
                      f"subset {subset.name!r} selects pods labelled {shown}: this assumes the "
                      "Consul service metadata equals the pod labels")
-        self._report(where, "SUBSET_SERVICE_CREATED",
-                     f"Service {ref} (pods of {parent} labelled {shown}) stands for subset "
-                     f"{subset.name!r}")
+        ref, create = subset_service(info, subset.name, labels, self.env.ctx.model.services)
+        if create:
+            self._add(SubsetService(ref, parent, subset.name, labels,
+                                    Provenance(where.entry.doc, where.path)), shown, where)
         return ref
+
+    def _add(self, sub: SubsetService, shown: str, where: Where) -> None:
+        self.env.ctx.model.subset_services.setdefault(sub.ref, sub)
+        self._report(where, "SUBSET_SERVICE_CREATED",
+                     f"Service {sub.ref} (pods of {sub.parent} labelled {shown}) stands for "
+                     f"subset {sub.subset!r}")
 
     def _check_known(self, svc: ServiceRef, where: Where) -> None:
         if not self.env.known(svc):

@@ -72,7 +72,7 @@ def _conditions(view: View, key: str, kinds: tuple[tuple[str, StrKind], ...],
                 lower: bool) -> list[StringMatch]:
     out = []
     for item in mappings(view, key):
-        name = str(item.req_str("name")).lower() if lower else str(item.req_str("name"))
+        name = item.req_str("name").lower() if lower else item.req_str("name")
         found = [(k, kind, value) for k, kind in kinds if (value := item.str(k))]
         present = bool(item.bool("present"))
         if len(found) + present > 1:
