@@ -2,7 +2,8 @@
 
 Route order: ``priority`` 0-1000, "0 is the highest priority, and first matched route is
 selected" (App Mesh CDK/console reference). Routes without a priority have "no particular
-priority"; App Mesh orders them by match length, longest first (aws-app-mesh-roadmap#77).
+priority"; App Mesh has sorted routes by match length, longest first
+(aws-app-mesh-roadmap#77, 2019, before priorities existed).
 The converter puts prioritized routes first (ascending, ties in list order), then the others
 longest match first, and says so whenever that order is an assumption
 (SOURCE_ORDER_ASSUMED). No route matches: Envoy answers 404.
