@@ -24,7 +24,7 @@ from typing import Any
 import click
 
 from meshmigrate.cliutil import AppContext, app, files_option
-from meshmigrate.errors import ClusterError, UsageError
+from meshmigrate.errors import EXIT_FINDINGS, ClusterError, UsageError
 from meshmigrate.findings import Findings
 from meshmigrate.kube.apply import ApplyOptions, execute, prepare, server_dry_run
 from meshmigrate.kube.client import Kube, connect
@@ -221,8 +221,9 @@ def _report(a: AppContext, result: ConvertResult, plan: Plan, fail_on: str) -> N
     counts = summary(result.findings, len(result.docs), len(result.objects))
     a.stderr.write(RENDERERS["text"](result.findings, counts))
     if fails(result.findings, fail_on):
-        raise UsageError(f"not applying: findings at or over --fail-on {fail_on} (the routes "
-                         "would behave differently); fix them or pass --fail-on never")
+        a.err(f"error: not applying: findings at or over --fail-on {fail_on} (the routes "
+              "would behave differently); fix them or pass --fail-on never")
+        raise click.exceptions.Exit(EXIT_FINDINGS)
 
 
 def _dry_run(a: AppContext, kube: Kube, plan: Plan, opts: ApplyOptions) -> None:

@@ -199,3 +199,41 @@ def test_reapply_is_unchanged(kube_cluster: Any, ns: str, tmp_path: Path) -> Non
     code, out, err = cli(kube_cluster, "apply", "--from-cluster", "-n", ns, "--yes",
                          state_dir=tmp_path)
     assert code == 0 and "0 to create, 0 to change" in out and "nothing to do" in err
+
+
+FAULTY = """
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: NS}
+spec:
+  selector: {app: web}
+  ports: [{name: http, port: 80}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: web, namespace: NS}
+spec:
+  hosts: [web]
+  http:
+  - fault: {abort: {httpStatus: 503, percentage: {value: 10}}}
+    route: [{destination: {host: web}}]
+"""
+
+
+def test_findings_over_fail_on_block_apply_from_files(kube_cluster: Any, ns: str,
+                                                      tmp_path: Path) -> None:
+    seed(kube_cluster, ns, FAULTY)
+    source = tmp_path / "web.yaml"
+    source.write_text(FAULTY.replace("NS", ns))
+    kube = admin(kube_cluster)
+    before = snapshot(kube, ns)
+    code, _, err = cli(kube_cluster, "apply", "-f", str(source), "--yes", "--cutover",
+                       state_dir=tmp_path)
+    assert code == 1 and "FAULT_INJECTION_DROPPED" in err and "not applying" in err
+    assert snapshot(kube, ns) == before
+    code, out, err = cli(kube_cluster, "apply", "-f", str(source), "--yes", "--cutover",
+                         "--fail-on", "never", state_dir=tmp_path)
+    assert code == 0, err
+    assert f"- delete    VirtualService/{ns}/web" in out
+    assert "VirtualService/web" not in snapshot(kube, ns) and "HTTPRoute/web" in snapshot(
+        kube, ns)

@@ -171,7 +171,7 @@ def test_rbac_forbids_the_writes(kube_cluster: Any, ns: str, tmp_path: Path) -> 
     assert code == 3
     assert "error: forbidden: your credentials may not create/patch/delete services in " \
            f"namespace {ns}; create/patch/delete httproutes.{GATEWAY} in namespace {ns}" in err
-    assert "delete/create virtualservices.networking.istio.io" in err
+    assert "delete/create/update virtualservices.networking.istio.io" in err
     assert "nothing was changed" in err
     assert snapshot(kube, ns, exact=True) == before
     assert records_in_cluster(kube) == records

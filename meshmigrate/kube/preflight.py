@@ -15,7 +15,7 @@ from meshmigrate.kube.plan import Action, Plan
 VERBS: dict[Action, tuple[str, ...]] = {
     Action.CREATE: ("create", "patch", "delete"),
     Action.CHANGE: ("patch", "update"),
-    Action.DELETE: ("delete", "create"),
+    Action.DELETE: ("delete", "create", "update"),  # update: field owners restored
 }
 Check = tuple[str, str, str, str]  # verb, group, plural, namespace
 
