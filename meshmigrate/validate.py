@@ -266,7 +266,8 @@ _FORMATS = _format_checker()
 
 
 def _quote(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, default=str)
+    """JSON, compact like the apiserver's rendering of values in its messages."""
+    return json.dumps(value, sort_keys=True, default=str, separators=(",", ":"))
 
 
 def _type_name(value: Any) -> str:
@@ -398,13 +399,13 @@ def _list_uniqueness(value: list[Any], schema: Schema, path: FieldPath) -> Itera
         return
     keys = schema.get("x-kubernetes-list-map-keys") or []
     seen: set[str] = set()
+    reported: set[str] = set()  # like the apiserver, each duplicate is reported once
     for index, item in enumerate(value):
-        if list_type == "map" and isinstance(item, dict):
-            identity: Any = {k: item.get(k) for k in keys}
-        else:
-            identity = item
-        marker = _quote(identity)
-        if marker in seen:
+        if list_type == "map" and not isinstance(item, dict):
+            continue  # a type error, reported by the schema check
+        marker = _quote({k: item.get(k) for k in keys} if list_type == "map" else item)
+        if marker in seen and marker not in reported:
+            reported.add(marker)
             yield _Issue((*path, index), "Duplicate value", marker, f"list-type {list_type}")
         seen.add(marker)
 
@@ -639,10 +640,10 @@ class _RuleRunner:
                  path: FieldPath) -> _Issue:
         text = str(rule["rule"])
         where = (*path, *_relative_path(str(rule.get("fieldPath", ""))))
-        if not isinstance(result.value(), bool):
-            return _Issue(where, "Invalid value", f"rule evaluation error: {result.value()}",
-                          text)
         message = self._message(rule, activation) or rule.get("message") or f"failed rule: {text}"
+        if not isinstance(result.value(), bool):  # worded like the apiserver's
+            return _Issue(where, "Invalid value", f"{result.value()} evaluating rule: {message}",
+                          text)
         reason = _RULE_REASONS.get(str(rule.get("reason", "")), "Invalid value")
         return _Issue(where, reason, str(message), text)
 

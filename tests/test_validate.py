@@ -289,7 +289,7 @@ def test_list_type_set_and_map_uniqueness() -> None:
     got = _check(schema, {"s": ["a", "b", "a"], "m": [{"name": "x", "v": "1"},
                                                       {"name": "x", "v": "2"}]})
     assert got == [("spec.s[2]", "Duplicate value", '"a"'),
-                   ("spec.m[1]", "Duplicate value", '{"name": "x"}')]
+                   ("spec.m[1]", "Duplicate value", '{"name":"x"}')]
 
 
 def test_int_or_string_nullable_and_formats() -> None:
