@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from meshmigrate.findings import Findings
 from meshmigrate.kube.objects import ObjRef
@@ -237,3 +238,24 @@ def test_findings_over_fail_on_block_apply_from_files(kube_cluster: Any, ns: str
     assert f"- delete    VirtualService/{ns}/web" in out
     assert "VirtualService/web" not in snapshot(kube, ns) and "HTTPRoute/web" in snapshot(
         kube, ns)
+
+
+def test_read_sources_in_all_namespaces(kube_cluster: Any, ns: str) -> None:
+    other = kube_cluster.create_namespace("mm")
+    seed(kube_cluster, ns)
+    seed(kube_cluster, other)
+    refs = {d.ref() for d in read_sources(admin(kube_cluster), None)}
+    assert {f"VirtualService/{ns}/reviews", f"VirtualService/{other}/reviews"} <= refs
+
+
+def test_apply_reads_the_contexts_namespace_by_default(kube_cluster: Any, ns: str,
+                                                       tmp_path: Path) -> None:
+    seed(kube_cluster, ns)
+    config = yaml.safe_load(Path(kube_cluster.kubeconfig).read_text())
+    config["contexts"][0]["context"]["namespace"] = ns
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(yaml.safe_dump(config))
+    code, out, err = cli(kube_cluster, "apply", "--from-cluster", "--dry-run", "server",
+                         state_dir=tmp_path, kubeconfig=kubeconfig)
+    assert code == 0, err
+    assert f"+ create    HTTPRoute/{ns}/reviews" in out
