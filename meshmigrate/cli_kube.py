@@ -146,6 +146,8 @@ def progress_for(a: AppContext) -> Callable[[int, str], Progress]:
 
 # ---- apply -----------------------------------------------------------------------------
 def _convert_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The conversion options of ``convert`` (same names and defaults). Not imported from
+    :mod:`meshmigrate.cli`: that module imports this one while it is being initialised."""
     for opt in reversed([
         click.option("--source", default="auto", show_default=True,
                      help="Source format: auto or an installed converter name."),
