@@ -7,11 +7,9 @@ import copy
 import io
 import re
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from meshmigrate import sources
 from meshmigrate.crds import CrdSet
@@ -26,7 +24,6 @@ from meshmigrate.validate import (
 from tests.test_validate_support import (
     CORPUS,
     OLDEST,
-    REPO,
     corpus,
     crd_set,
     expected,
@@ -93,47 +90,6 @@ def test_the_required_bad_objects_name_object_field_message_and_source() -> None
         "HTTPRoute/bookinfo/timeout-backend-longer: spec.rules[0].timeouts: Invalid value: "
         "backendRequest timeout cannot be longer than request timeout "
         "(from VirtualService/bookinfo/timeout-backend-longer)")
-
-
-# --------------------------------------------------------------------------------------------
-# Golden outputs of every converter
-
-
-def golden_cases() -> list[Path]:
-    """Golden transcripts (tests/golden.py): ``testdata/<converter>/*.yaml``."""
-    folders = [p for p in (REPO / "testdata").iterdir()
-               if p.is_dir() and p.name not in ("validate", "crds")]
-    return sorted(case for folder in folders for case in folder.glob("*.yaml"))
-
-
-def golden_objects() -> list[tuple[str, dict[str, Any]]]:
-    """(case file, object) for the Gateway API objects in every golden case's expected
-    output."""
-    out = []
-    for path in golden_cases():
-        case = yaml.safe_load(path.read_text(encoding="utf-8"))
-        expected_part = case.get("expected") if isinstance(case, dict) else None
-        output = (expected_part or {}).get("output") or ""
-        for doc in yaml.safe_load_all(output):
-            if isinstance(doc, dict) and str(doc.get("apiVersion", "")).startswith(
-                    GATEWAY_GROUPS):
-                out.append((str(path.relative_to(REPO)), doc))
-    return out
-
-
-@pytest.mark.parametrize(("version", "channel"), SETS, ids=SET_IDS)
-def test_every_converter_golden_output_validates(version: str, channel: str) -> None:
-    goldens = golden_objects()
-    if not goldens:
-        pytest.skip("no converter golden output under testdata/<converter>/ yet")
-    crds = crd_set(version, channel)
-    validator = Validator(crds)
-    failures = []
-    for where, obj in goldens:
-        adapted = served(copy.deepcopy(obj), crds)
-        if adapted is not None:
-            failures += [f"{where}: {e}" for e in validator.validate(adapted)]
-    assert failures == []
 
 
 # --------------------------------------------------------------------------------------------
