@@ -25,7 +25,6 @@ from meshmigrate.validate import ValidationError, Validator
 from tests.cluster_fixture import Cluster
 from tests.test_validate_cli import run
 from tests.test_validate_support import (
-    CLUSTER,
     CORPUS,
     corpus,
     crd_set,
@@ -48,6 +47,13 @@ def api(kube_cluster: Cluster) -> Iterator[client.ApiClient]:
 @pytest.fixture(scope="module")
 def cluster_crds(api: client.ApiClient) -> CrdSet:
     return crds.load_cluster(client.ApiextensionsV1Api(api))
+
+
+@pytest.fixture(scope="module")
+def module_crds(kube_cluster: Cluster) -> CrdSet:
+    """The same CRDs, from the Go module the cluster installed them from."""
+    versions = kube_cluster.versions
+    return crd_set(versions.gateway_api, versions.gateway_api_channel)
 
 
 @pytest.fixture(scope="module")
@@ -84,12 +90,12 @@ CASES = [("valid", name, obj) for name, obj in corpus("valid")] + [
 @pytest.mark.parametrize(("verdict", "name", "obj"), CASES,
                          ids=[f"{v}/{n}" for v, n, _ in CASES])
 def test_offline_verdict_is_the_apiservers(api: client.ApiClient, cluster_crds: CrdSet,
-                                            namespace: str, verdict: str, name: str,
-                                            obj: dict[str, Any]) -> None:
+                                            module_crds: CrdSet, namespace: str, verdict: str,
+                                            name: str, obj: dict[str, Any]) -> None:
     adapted = served(in_namespace(obj, namespace), cluster_crds)
     assert adapted is not None, f"the test cluster has no CRD for {obj['kind']}"
     online = apiserver_rejection(api, cluster_crds, adapted, namespace)
-    for crd_source in (cluster_crds, crd_set(CLUSTER, "experimental")):
+    for crd_source in (cluster_crds, module_crds):
         offline = Validator(crd_source).validate(adapted)
         assert (offline == []) == (online is None), (
             f"offline: {[str(e) for e in offline]}\napiserver: {online}")
