@@ -7,9 +7,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-import yaml
-
-from meshmigrate import actions
+from meshmigrate import actions, yamlout
 from meshmigrate.actions import Obj, RuleContext
 from meshmigrate.compile import CompiledRoute, CompiledRule
 from meshmigrate.findings import Findings
@@ -21,7 +19,6 @@ MANAGED_BY = {"app.kubernetes.io/managed-by": "meshmigrate"}
 SOURCE_ANNOTATION = "meshmigrate.io/source"
 MAX_RULES, MAX_MATCHES, MAX_MATCHES_PER_RULE = 16, 128, 64
 KIND_ORDER = {"Service": 0, "GRPCRoute": 1, "HTTPRoute": 2, "TCPRoute": 3}
-_Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
 def emit(routes: Sequence[CompiledRoute], model: RoutingModel, profile: Profile,
@@ -273,10 +270,33 @@ def _redirect(rule: Rule, ctx: RuleContext) -> Obj:
         out["hostname"] = red.host
     if red.path is not None:
         out["path"] = {"type": "ReplaceFullPath", "replaceFullPath": red.path.value}
-    if red.port:
-        out["port"] = red.port
+    port = red.port or _redirect_port(rule, ctx)
+    if port:
+        out["port"] = port
     out["statusCode"] = _redirect_code(red.code, rule, ctx)
     return {"type": "RequestRedirect", "requestRedirect": out}
+
+
+def _redirect_port(rule: Rule, ctx: RuleContext) -> int | None:
+    """The port Envoy puts in the Location when the source names none: the request's port
+    when the host is kept (the Host header as sent) or derivePort says so; the scheme's
+    default when the host is replaced. Gateway API instead uses the scheme's default port
+    whenever a scheme is set, else the request's port (HTTPRequestRedirectFilter.port)."""
+    red = rule.redirect
+    assert red is not None
+    if red.host and not red.derive_port_from_request:
+        return None if red.scheme else 80  # Envoy drops the port with host_redirect
+    if not red.scheme:
+        return None  # both keep the request's port
+    port = ctx.route.port
+    info = ctx.model.services.get(ctx.route.table.service)
+    if port is None and info is not None and len(info.ports) == 1:
+        port = info.ports[0].port
+    if port is None:
+        ctx.report(rule, "REDIRECT_NOT_SUPPORTED", "the source redirect keeps the request's "
+                   "port; Gateway API would use the scheme's default port and the Service's "
+                   "port is unknown", "redirect")
+    return port
 
 
 def _redirect_code(code: int, rule: Rule, ctx: RuleContext) -> int:
@@ -341,6 +361,7 @@ def _cors(rule: Rule, ctx: RuleContext) -> list[Obj]:
 
 # --- output -------------------------------------------------------------------------------
 def dump_yaml_stream(objects: Iterable[Obj]) -> str:
-    """YAML documents joined by ``---``; key order as built (deterministic)."""
-    return yaml.dump_all(list(objects), Dumper=_Dumper, sort_keys=False,
-                         default_flow_style=False, allow_unicode=True, width=100)
+    """YAML documents joined by ``---``; key order as built (deterministic). The same text
+    as PyYAML's C dumper, written by :mod:`meshmigrate.yamlout` (PyYAML's representer is
+    pure Python and dominated the cost of large outputs)."""
+    return yamlout.dump_all(objects)
