@@ -17,6 +17,7 @@ from typing import Any
 
 from meshmigrate.findings import Findings, Severity
 from meshmigrate.model import Provenance, RouteTable, RoutingModel, ServiceInfo, ServiceRef
+from meshmigrate.semantics.atoms import Atoms
 from meshmigrate.semantics.gateway import GatewayEvaluator
 from meshmigrate.semantics.outcome import Outcome, Request, Retry, ServiceKey, differences
 from meshmigrate.semantics.source import SourceEvaluator, rule_label
@@ -108,22 +109,54 @@ def verify_model(model: RoutingModel, target_objects: Sequence[dict[str, Any]], 
     ``retry`` (Istio's GAMMA path), the target's outcomes include them.
     """
     objects = [*target_objects, *missing_services(model, target_objects)]
-    source = SourceEvaluator(model)
     target = TargetView(GatewayEvaluator(objects), implicit_retry(profile))
+    run = _Run(SourceEvaluator(model), target, consumer_index(objects), client_namespaces)
     report = VerifyReport()
-    for key in sorted(set(source.services()) | set(target.evaluator.services())):
-        namespaces = client_namespaces or _client_namespaces(key, source, objects)
-        atoms = source.atoms(key) | target.evaluator.atoms(key)
-        rank = {ns: i for i, ns in enumerate(namespaces)}  # the Service's own ns first
-        requests = sorted(witnesses(key, atoms, list(namespaces)),
-                          key=lambda r: rank.get(r.client_namespace, len(rank)))
+    for key in sorted(set(run.source.services()) | set(target.evaluator.services())):
+        requests = run.requests(key)
         if max_witnesses_per_service is not None:
             requests = requests[:max_witnesses_per_service]
         report.services.append(key)
         report.services_checked += 1
         report.requests_evaluated += len(requests)
-        report.differences.extend(_compare(key, requests, source, target))
+        report.differences.extend(_compare(key, requests, run.source, target))
     return report
+
+
+_ANY_SERVICE = ServiceKey("meshmigrate-witness", "service", 0)
+
+
+@dataclass
+class _Run:
+    """One verification: both evaluators, the consumer-route index and a witness cache
+    (services whose conditions are the same share their witness shapes)."""
+
+    source: SourceEvaluator
+    target: TargetView
+    consumers: dict[tuple[str, str], set[str]]
+    fixed_namespaces: Sequence[str] | None
+    shapes: dict[Atoms, list[Request]] = field(default_factory=dict)
+
+    def requests(self, key: ServiceKey) -> list[Request]:
+        """Witness requests for ``key`` from each relevant client namespace, the
+        Service's own namespace first."""
+        atoms = self.source.atoms(key) | self.target.evaluator.atoms(key)
+        if atoms not in self.shapes:
+            self.shapes[atoms] = witnesses(_ANY_SERVICE, atoms, [_ANY_SERVICE.namespace])
+        return [replace(r, service=key, client_namespace=ns)
+                for ns in self.namespaces(key) for r in self.shapes[atoms]]
+
+    def namespaces(self, key: ServiceKey) -> list[str]:
+        """The Service's namespace, every consumer namespace either side involves, and one
+        namespace nobody mentions. With no consumer on either side the client's namespace
+        cannot change an outcome, so the Service's own namespace stands for all."""
+        if self.fixed_namespaces:
+            return list(self.fixed_namespaces)
+        found = {*self.source.consumer_namespaces(key),
+                 *self.consumers.get((key.namespace, key.name), ())} - {key.namespace}
+        if not found:
+            return [key.namespace]
+        return [key.namespace, *sorted(found), UNRELATED_NAMESPACE]
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,9 +186,32 @@ def _compare(key: ServiceKey, requests: Iterable[Request], source: SourceEvaluat
              target: TargetView) -> Iterable[Difference]:
     for request in requests:
         src, tgt = source.evaluate(request), target.evaluate(request)
-        aspects = differences(src, tgt)
+        if _same(src, tgt):
+            continue
+        aspects = _aspects(src, tgt)
         if aspects:
             yield Difference(key, request, src, tgt, aspects)
+
+
+def _aspects(a: Outcome, b: Outcome) -> tuple[str, ...]:
+    """:func:`differences`, without its exact (fraction, map, set) comparisons when the
+    backends, header maps and mirrors are identical as written."""
+    if (a.backends != b.backends or a.request_headers != b.request_headers
+            or a.response_headers != b.response_headers or a.mirrors != b.mirrors):
+        return differences(a, b)
+    checks = (("status", a.status == b.status), ("path", a.path == b.path),
+              ("host", a.host == b.host), ("redirect", a.redirect == b.redirect),
+              ("timeout", a.timeout == b.timeout), ("retry", a.retry == b.retry))
+    return tuple(name for name, same in checks if not same)
+
+
+def _same(a: Outcome, b: Outcome) -> bool:
+    """A fast sufficient test for "no aspect differs" (field by field, ignoring the rule
+    label); :func:`differences` decides the rest."""
+    return (a.status == b.status and a.backends == b.backends and a.path == b.path
+            and a.host == b.host and a.request_headers == b.request_headers
+            and a.response_headers == b.response_headers and a.redirect == b.redirect
+            and a.timeout == b.timeout and a.retry == b.retry and a.mirrors == b.mirrors)
 
 
 def missing_services(model: RoutingModel,
@@ -188,35 +244,24 @@ def service_object(info: ServiceInfo) -> dict[str, Any]:
             "metadata": {"name": info.ref.name, "namespace": info.ref.namespace}, "spec": spec}
 
 
-def _client_namespaces(key: ServiceKey, source: SourceEvaluator,
-                       target_objects: Sequence[dict[str, Any]]) -> list[str]:
-    """The Service's own namespace, every consumer namespace either side involves, and one
-    namespace nobody mentions."""
-    found = {*source.consumer_namespaces(key), *target_consumer_namespaces(key, target_objects)}
-    return [key.namespace, *sorted(found - {key.namespace}), UNRELATED_NAMESPACE]
-
-
-def target_consumer_namespaces(key: ServiceKey,
-                               objects: Sequence[dict[str, Any]]) -> set[str]:
-    """Namespaces of routes that name ``key``'s Service as a parent from elsewhere
-    (GEP-1294 consumer routes)."""
-    found: set[str] = set()
+def consumer_index(objects: Sequence[dict[str, Any]]) -> dict[tuple[str, str], set[str]]:
+    """(Service namespace, name) -> namespaces of routes naming it as a parent from
+    elsewhere (GEP-1294 consumer routes). One pass over the objects."""
+    index: dict[tuple[str, str], set[str]] = {}
     for obj in objects:
-        ns = _namespace_name(obj)[0]
-        if ns != key.namespace and _names_service(obj, key, ns):
-            found.add(ns)
-    return found
+        route_ns = _namespace_name(obj)[0]
+        for ns, name in _service_parents(obj, route_ns):
+            if ns != route_ns:
+                index.setdefault((ns, name), set()).add(route_ns)
+    return index
 
 
-def _names_service(obj: dict[str, Any], key: ServiceKey, route_ns: str) -> bool:
+def _service_parents(obj: dict[str, Any], route_ns: str) -> Iterable[tuple[str, str]]:
     spec = obj.get("spec")
     refs = spec.get("parentRefs") if isinstance(spec, dict) else None
     for ref in refs if isinstance(refs, list) else []:
-        if (isinstance(ref, dict) and ref.get("kind") == "Service"
-                and ref.get("name") == key.name
-                and (ref.get("namespace") or route_ns) == key.namespace):
-            return True
-    return False
+        if isinstance(ref, dict) and ref.get("kind") == "Service":
+            yield str(ref.get("namespace") or route_ns), str(ref.get("name") or "")
 
 
 # --- findings ---------------------------------------------------------------------------
@@ -232,8 +277,13 @@ def attach_to_findings(report: VerifyReport, findings: Findings, model: RoutingM
     tables = _tables_by_service(model)
     severity_by_object = _worst_severity_by_object(findings)
     seen: dict[tuple[Any, ...], list[Difference]] = {}
+    covered: dict[tuple[ServiceKey, Severity], bool] = {}
     for diff in report.differences:
-        if not _covered(diff, tables, severity_by_object):
+        need = (diff.service, required_severity(diff.aspects))
+        if need not in covered:
+            covered[need] = _covered(need[1], tables.get(_ref(diff.service), []),
+                                     severity_by_object)
+        if not covered[need]:
             group = (diff.service, diff.source.rule, diff.target.rule, diff.aspects)
             seen.setdefault(group, []).append(diff)
     for diffs in seen.values():
@@ -274,10 +324,9 @@ def required_severity(aspects: Iterable[str]) -> Severity:
     return Severity.WARNING if set(aspects) <= SOFT_ASPECTS else Severity.ERROR
 
 
-def _covered(diff: Difference, tables: dict[ServiceRef, list[RouteTable]],
+def _covered(need: Severity, tables: list[RouteTable],
              severity_by_object: dict[str, Severity]) -> bool:
-    need = required_severity(diff.aspects)
-    objects = source_objects(tables.get(_ref(diff.service), []))
+    objects = source_objects(tables)
     return any(obj in severity_by_object and severity_by_object[obj] >= need
                for obj in objects)
 

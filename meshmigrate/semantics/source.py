@@ -152,8 +152,11 @@ def header_value(request: Request, name: str) -> str | None:
         return request.method
     if lname == ":path":
         return request.path
-    values = [value for key, value in request.headers if key.lower() == lname]
-    return ",".join(values) if values else None  # repeated headers seen comma-joined
+    found: str | None = None
+    for key, value in request.headers:  # repeated headers are seen comma-joined
+        if key == lname or key.lower() == lname:
+            found = value if found is None else f"{found},{value}"
+    return found
 
 
 def method_matches(m: Match, method: str) -> bool:
@@ -163,17 +166,21 @@ def method_matches(m: Match, method: str) -> bool:
 
 
 def match_applies(m: Match, request: Request) -> bool:
-    """All conditions of one match block, ANDed."""
-    return (
+    """All conditions of one match block, ANDed (the path first: it decides most)."""
+    if m.path is not None and not path_matches(m.path, request.path):
+        return False
+    if not (
         (m.port is None or m.port == request.service.port)
         and (m.source_namespace is None or m.source_namespace == request.client_namespace)
         and not m.source_labels  # a Request has no client labels: never selected
         and (m.scheme is None or m.scheme.lower() == request.scheme.lower())
         and method_matches(m, request.method)
-        and (m.path is None or path_matches(m.path, request.path))
-        and all(string_matches(h, header_value(request, h.name)) for h in m.headers)
-        and all(string_matches(q, request.query_param(q.name)) for q in m.query)
-    )
+    ):
+        return False
+    for h in m.headers:
+        if not string_matches(h, header_value(request, h.name)):
+            return False
+    return all(string_matches(q, request.query_param(q.name)) for q in m.query)
 
 
 def first_matching(rule: Rule, request: Request) -> Match | bool | None:
@@ -215,6 +222,7 @@ class SourceEvaluator:
     def __init__(self, model: RoutingModel) -> None:
         self.model = model
         self._tables: dict[ServiceRef, list[RouteTable]] = defaultdict(list)
+        self._views: dict[tuple[ServiceKey, str], list[RouteTable]] = {}
         for table in model.tables:
             self._tables[table.service].append(table)
 
@@ -264,7 +272,10 @@ class SourceEvaluator:
         return http or chosen
 
     def evaluate(self, request: Request) -> Outcome:
-        tables = self.applicable_tables(request)
+        view = (request.service, request.client_namespace)
+        tables = self._views.get(view)
+        if tables is None:
+            tables = self._views[view] = self.applicable_tables(request)
         if not tables:
             return to_service(request)
         for table in tables:
@@ -478,6 +489,8 @@ def apply_request_header_ops(headers: tuple[tuple[str, str], ...], host: str,
                              ops: Sequence[HeaderOps]) -> tuple[tuple[tuple[str, str], ...], str]:
     """Request header operations; setting (or adding) ``host`` rewrites the authority,
     as Envoy and Istio treat it (semantics.md §3.3); removing it is not possible."""
+    if not any(ops):
+        return headers, host
     for op in ops:
         for name, value in (*op.set, *op.add):
             if name.lower() in _HOST_HEADERS:
