@@ -10,9 +10,10 @@ from typing import Any
 import click
 
 from meshmigrate import __version__
+from meshmigrate.cli_kube import ClusterSpec, cluster_options, load_documents
 from meshmigrate.cliutil import AppContext, app, files_option, run_guarded
-from meshmigrate.errors import EXIT_FINDINGS, EXIT_OK, UsageError
-from meshmigrate.pipeline import ConvertOptions, ConvertResult, load_and_convert, render
+from meshmigrate.errors import EXIT_FINDINGS, EXIT_OK
+from meshmigrate.pipeline import ConvertOptions, ConvertResult, convert_documents, render
 from meshmigrate.registry import converters as installed_converters
 from meshmigrate.report import RENDERERS, fails, summary
 from meshmigrate.targets import CHANNELS, DEFAULT_VERSION, TARGETS
@@ -45,6 +46,7 @@ def convert_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 @cli.command()
 @files_option()
+@cluster_options
 @convert_options
 @click.option("-o", "--output", type=click.Choice(["yaml", "json"]), default="yaml",
               show_default=True)
@@ -59,16 +61,16 @@ def convert_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("--no-validate", is_flag=True,
               help="Skip validating the output against cached Gateway API CRDs.")
 @click.pass_context
-def convert(ctx: click.Context, files: tuple[str, ...], source: str, target: str,
-            gateway_api: str, channel: str, output: str, out_dir: str | None,
+def convert(ctx: click.Context, files: tuple[str, ...], cluster: ClusterSpec, source: str,
+            target: str, gateway_api: str, channel: str, output: str, out_dir: str | None,
             report_fmt: str, report_file: str | None, fail_on: str, no_verify: bool,
             no_validate: bool) -> None:
     """Convert mesh routing to Gateway API routes (objects on stdout, findings on stderr)."""
     a = app(ctx)
-    if not files:
-        raise UsageError("convert: no input; use -f FILE|DIR|- (or --from-cluster)")
+    docs, read_findings = load_documents(a, files, cluster)
     options = ConvertOptions(source, target, gateway_api, channel, verify=not no_verify)
-    result = load_and_convert(files, options, a.stdin)
+    result = convert_documents(docs, options)
+    result.findings.extend(read_findings)
     write_objects(a, result, output, out_dir)
     write_report(a, result, report_fmt, report_file)
     valid = no_validate or validate_output(result, options, a)
