@@ -1,0 +1,5 @@
+"""``python -m meshmigrate``."""
+
+from meshmigrate.cli import main
+
+main()
