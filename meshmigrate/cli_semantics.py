@@ -15,8 +15,9 @@ from typing import Any, TypeVar
 import click
 
 from meshmigrate import trace as tracing
+from meshmigrate.cli_kube import ClusterSpec, connection_options, kube_for
 from meshmigrate.cliutil import AppContext, app, files_option
-from meshmigrate.diff import diff_against
+from meshmigrate.diff import diff_against, read_cluster_targets
 from meshmigrate.errors import EXIT_FINDINGS, EXIT_OK, UsageError
 from meshmigrate.pipeline import ConvertOptions, convert_documents
 from meshmigrate.report_diff import (
@@ -112,20 +113,24 @@ def verify_cmd(ctx: click.Context, /, files: tuple[str, ...], against: tuple[str
 @files_option()
 @click.option("--against", "against_dir", metavar="DIR",
               help="Directory (or files) holding the current Gateway API objects.")
-@click.option("--against-cluster", is_flag=True, help="Compare with the live cluster.")
+@click.option("--against-cluster", is_flag=True,
+              help="Compare with the live cluster (the namespaces of the source objects).")
 @click.option("--format", "fmt", type=click.Choice(sorted(DIFF_RENDERERS)), default="text",
               show_default=True)
 @click.option("--exit-code", is_flag=True, help="Exit 1 when anything differs.")
 @conversion_options
+@connection_options
 @click.pass_context
 def diff_cmd(ctx: click.Context, /, files: tuple[str, ...], against_dir: str | None,
-             against_cluster: bool, fmt: str, exit_code: bool, **options: Any) -> None:
+             against_cluster: bool, fmt: str, exit_code: bool, cluster: ClusterSpec,
+             **options: Any) -> None:
     """Structural and semantic diff of the conversion against DIR or the cluster."""
     a = app(ctx)
     if bool(against_dir) == against_cluster:
         raise UsageError("diff: give exactly one of --against DIR or --against-cluster")
     docs = load_input(a, files)
-    existing = cluster_objects(a) if against_cluster else load([str(against_dir)], a.stdin)
+    existing = (cluster_objects(a, cluster, docs) if against_cluster
+                else load([str(against_dir)], a.stdin))
     conversion = ConvertOptions(**options, verify=False)
     result = convert_documents(docs, conversion)
     report = diff_against(result.model, result.objects, existing, conversion.profile())
@@ -133,9 +138,11 @@ def diff_cmd(ctx: click.Context, /, files: tuple[str, ...], against_dir: str | N
     ctx.exit(EXIT_FINDINGS if exit_code and not report.clean else EXIT_OK)
 
 
-def cluster_objects(a: AppContext) -> list[Document]:
-    """The live Gateway API objects (needs :mod:`meshmigrate.kube`)."""
-    raise UsageError("--against-cluster needs a cluster connection: not available yet")
+def cluster_objects(a: AppContext, cluster: ClusterSpec,
+                    docs: list[Document]) -> list[Document]:
+    """The live mesh routes and meshmigrate-made Services in the source's namespaces."""
+    namespaces = sorted({d.namespace() for d in docs})
+    return read_cluster_targets(kube_for(a, cluster), namespaces)
 
 
 # The names meshmigrate.cli registers.

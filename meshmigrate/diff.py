@@ -169,3 +169,34 @@ def _location(origin: Any) -> tuple[str, int] | None:
     if origin is None:
         return None
     return display_name(origin.doc.file), origin.doc.line_of(origin.path)
+
+
+# --- the live cluster -------------------------------------------------------------------
+
+#: Route kinds read from the cluster (the preferred served version of each), then the
+#: Services meshmigrate created.
+ROUTE_KINDS = ("HTTPRoute", "GRPCRoute", "TCPRoute", "TLSRoute")
+_ROUTE_VERSIONS = ("v1", "v1beta1", "v1alpha3", "v1alpha2")
+
+
+def read_cluster_targets(kube: Any, namespaces: Sequence[str] | None) -> list[Document]:
+    """Mesh routes (a Service parent) and meshmigrate-made Services in ``namespaces``
+    (None: all namespaces), as Documents; kinds the cluster does not serve are skipped."""
+    from meshmigrate.kube.read import pick_resource, to_document
+
+    found: list[Any] = []
+    scopes: list[str | None] = [None] if namespaces is None else list(dict.fromkeys(namespaces))
+    for kind in ROUTE_KINDS:
+        res = pick_resource(kube, GATEWAY_GROUPS[0], kind, _ROUTE_VERSIONS)
+        if res is not None:
+            found += [o for ns in scopes for o in kube.list_all(res, ns) if _mesh_route(o)]
+    services = kube.resource("v1", "Service")
+    selector = f"{MANAGED_LABEL[0]}={MANAGED_LABEL[1]}"
+    if services is not None:
+        found += [o for ns in scopes for o in kube.list_all(services, ns, selector=selector)]
+    return [to_document(obj, i) for i, obj in enumerate(found)]
+
+
+def _mesh_route(obj: dict[str, Any]) -> bool:
+    refs = (obj.get("spec") or {}).get("parentRefs") or []
+    return any(isinstance(r, dict) and r.get("kind") == "Service" for r in refs)

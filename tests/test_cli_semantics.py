@@ -6,6 +6,7 @@ import io
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 from xml.etree import ElementTree as ET
 
 import jsonpatch  # type: ignore[import-untyped,unused-ignore]
@@ -14,6 +15,7 @@ import yaml
 
 from meshmigrate.cli import run
 from meshmigrate.cliutil import AppContext
+from meshmigrate.kube.client import Resource
 from meshmigrate.trace import parse_request
 
 ORDER = Path(__file__).resolve().parent.parent / "testdata" / "verify" / "order-sensitive"
@@ -234,8 +236,46 @@ def test_diff_github_clean_is_a_notice(against: Path) -> None:
 def test_diff_usage_errors(tmp_path: Path) -> None:
     assert cli("diff", "-f", SOURCE)[0] == 2
     assert cli("diff", "-f", SOURCE, "--against", str(tmp_path), "--against-cluster")[0] == 2
-    code, _, err = cli("diff", "-f", SOURCE, "--against-cluster")
-    assert code == 2 and "cluster" in err
+
+
+class FakeKube:
+    """Serves HTTPRoutes (v1) and Services from memory, like the Kube client's reads."""
+
+    def __init__(self, objects: list[dict[str, Any]]) -> None:
+        self.objects = objects
+        self.listed: list[tuple[str, str | None, str]] = []
+
+    def served_versions(self, group: str) -> tuple[str, list[str]] | None:
+        return ("v1", ["v1"]) if group == "gateway.networking.k8s.io" else None
+
+    def resource(self, api_version: str, kind: str) -> Resource | None:
+        if kind not in ("HTTPRoute", "GRPCRoute", "TCPRoute", "TLSRoute", "Service"):
+            return None
+        group, _, version = api_version.rpartition("/")
+        return Resource(group, version, kind, kind.lower() + "s", True)
+
+    def list_all(self, res: Resource, namespace: str | None, limit: int = 500,
+                 selector: str = "") -> list[dict[str, Any]]:
+        self.listed.append((res.kind, namespace, selector))
+        return [o for o in self.objects if o["kind"] == res.kind
+                and namespace in (None, o["metadata"].get("namespace"))]
+
+
+def test_diff_against_cluster(against: Path) -> None:
+    live = [yaml.safe_load(p.read_text()) for p in sorted(against.rglob("*.yaml"))]
+    live.append({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+                 "metadata": {"name": "edge", "namespace": "bookinfo"},
+                 "spec": {"parentRefs": [{"name": "gateway"}]}})  # not a mesh route
+    kube = FakeKube(live)
+    out, err = io.StringIO(), io.StringIO()
+    context = AppContext(stdin=io.StringIO(""), stdout=out, stderr=err,
+                         kube=lambda kubeconfig, context: kube)
+    code = run(["diff", "-f", SOURCE, "--against-cluster", "--target", "istio",
+                "--exit-code"], context)
+    assert code == 0, err.getvalue()
+    assert out.getvalue().startswith("structural: 0 changed, 0 added, 0 removed, 1 unchanged")
+    assert ("HTTPRoute", "bookinfo", "") in kube.listed
+    assert ("Service", "bookinfo", "app.kubernetes.io/managed-by=meshmigrate") in kube.listed
 
 
 def test_diff_against_empty_dir_adds_everything(tmp_path: Path) -> None:
