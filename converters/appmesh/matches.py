@@ -11,17 +11,14 @@
 
 from __future__ import annotations
 
-import re
-
 from converters.appmesh.env import Env, Obj, mappings
 from meshmigrate.fields import View
 from meshmigrate.model import Match, PathKind, PathMatch, StringMatch, StrKind
+from meshmigrate.regexes import check_regex
 
 _KINDS = (("exact", StrKind.EXACT), ("prefix", StrKind.PREFIX), ("suffix", StrKind.SUFFIX),
           ("regex", StrKind.REGEX))
 _MAX_RANGE = 64  # larger integer ranges are not spelled out as a regex
-# Python `re` accepts these but RE2 (Envoy safe_regex) rejects them.
-_NOT_RE2 = re.compile(r"\(\?<?[=!]|\\[1-9]|\(\?P=")
 
 
 def http_match(route: View, obj: Obj, env: Env) -> tuple[Match, ...]:
@@ -126,13 +123,3 @@ def _range(view: View, obj: Obj, env: Env) -> tuple[StrKind | None, str]:
     return None, ""
 
 
-def check_regex(view: View, key: str, pattern: str) -> None:
-    """InputError unless ``pattern`` compiles (Python ``re`` approximates RE2; lookaround and
-    back-references, which RE2 lacks, are refused)."""
-    if _NOT_RE2.search(pattern):
-        raise view.error(f"invalid regular expression {pattern!r}: lookaround and "
-                         "back-references are not RE2", key)
-    try:
-        re.compile(pattern)
-    except re.error as exc:
-        raise view.error(f"invalid regular expression {pattern!r}: {exc}", key) from None

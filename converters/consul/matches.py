@@ -12,19 +12,16 @@
 
 from __future__ import annotations
 
-import re
-
 from converters.consul.env import Entry, Env, mappings
 from meshmigrate.fields import View
 from meshmigrate.model import Match, PathKind, PathMatch, StringMatch, StrKind
+from meshmigrate.regexes import check_regex
 
 _PATHS = (("pathExact", PathKind.EXACT), ("pathPrefix", PathKind.PREFIX),
           ("pathRegex", PathKind.REGEX))
 _HEADER_KINDS = (("exact", StrKind.EXACT), ("prefix", StrKind.PREFIX),
                  ("suffix", StrKind.SUFFIX), ("regex", StrKind.REGEX))
 _QUERY_KINDS = (("exact", StrKind.EXACT), ("regex", StrKind.REGEX))
-# Python `re` accepts these but RE2 (Envoy safe_regex) rejects them.
-_NOT_RE2 = re.compile(r"\(\?<?[=!]|\\[1-9]|\(\?P=")
 
 
 def route_matches(route: View, entry: Entry, env: Env) -> tuple[Match, ...]:
@@ -88,13 +85,3 @@ def _conditions(view: View, key: str, kinds: tuple[tuple[str, StrKind], ...],
     return out
 
 
-def check_regex(view: View, key: str, pattern: str) -> None:
-    """InputError unless ``pattern`` compiles (Python ``re`` approximates RE2; lookaround and
-    back-references, which RE2 lacks, are refused)."""
-    if _NOT_RE2.search(pattern):
-        raise view.error(f"invalid regular expression {pattern!r}: lookaround and "
-                         "back-references are not RE2", key)
-    try:
-        re.compile(pattern)
-    except re.error as exc:
-        raise view.error(f"invalid regular expression {pattern!r}: {exc}", key) from None

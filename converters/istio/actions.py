@@ -6,9 +6,10 @@ import re
 
 from converters.istio.context import Env, mappings
 from converters.istio.durations import duration_ms
-from converters.istio.matches import check_regex, port_number, string_match
+from converters.istio.matches import port_number, string_match
 from meshmigrate.fields import View
 from meshmigrate.model import Cors, PathRewrite, Redirect, RewriteKind, StrKind
+from meshmigrate.regexes import check_regex
 
 _DERIVE_PORT = {"FROM_PROTOCOL_DEFAULT": False, "FROM_REQUEST_PORT": True}
 # An origin regex of the shape Gateway API can say with a wildcard: scheme://*.domain

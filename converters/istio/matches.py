@@ -14,6 +14,7 @@ from converters.istio.context import Env, map_entries, mappings
 from converters.istio.hosts import MESH
 from meshmigrate.fields import View
 from meshmigrate.model import Match, PathKind, PathMatch, StringMatch, StrKind
+from meshmigrate.regexes import check_regex
 
 #: The Gateway API method enum; Istio method prefix/regex matches are expanded over it.
 METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH")
@@ -22,20 +23,8 @@ _KINDS = ((StrKind.EXACT, "exact"), (StrKind.PREFIX, "prefix"), (StrKind.REGEX, 
 _PATH_KINDS = {StrKind.EXACT: PathKind.EXACT, StrKind.PREFIX: PathKind.PREFIX,
                StrKind.REGEX: PathKind.REGEX}
 _JWT_PREFIX = "@request.auth.claims."
-# Python `re` accepts these but RE2 (Envoy safe_regex) rejects them.
-_NOT_RE2 = re.compile(r"\(\?<?[=!]|\\[1-9]|\(\?P=")
 
 
-def check_regex(view: View, key: str, pattern: str) -> None:
-    """InputError unless ``pattern`` compiles (Python ``re`` approximates RE2; lookaround and
-    back-references, which RE2 lacks, are refused)."""
-    if _NOT_RE2.search(pattern):
-        raise view.error(f"invalid regular expression {pattern!r}: lookaround and "
-                         "back-references are not RE2", key)
-    try:
-        re.compile(pattern)
-    except re.error as exc:
-        raise view.error(f"invalid regular expression {pattern!r}: {exc}", key) from None
 
 
 def string_match(view: View | None) -> tuple[StrKind, str] | None:

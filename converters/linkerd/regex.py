@@ -13,32 +13,9 @@ support (look-around, back-references) are rejected explicitly.
 
 from __future__ import annotations
 
-import re
-import warnings
+from meshmigrate.regexes import check_regex
 
-from meshmigrate.fields import View
-
-#: Python-only syntax: look-around, atomic groups, conditionals, named and numbered
-#: back-references, ``\Z`` (RE2 and Rust spell it ``\z``).
-_UNSUPPORTED = re.compile(r"\(\?(?:<?[=!]|>|\(|P=)|(?<!\\)(?:\\\\)*\\(?:[1-9]|Z)")
-_UNICODE_CLASS = re.compile(r"\\[pP](?:\{[^}]*\}|[A-Za-z])")
-_NAMED_GROUP = re.compile(r"\(\?<(?=[A-Za-z_])")
-
-
-def check_regex(view: View, key: str, pattern: str, engine: str) -> None:
-    """Raise an InputError at ``view.key`` when ``pattern`` is not a valid regex for
-    ``engine`` ("Rust regex" or "Go regexp")."""
-    if _UNSUPPORTED.search(pattern):
-        raise view.error(f"regular expression {pattern!r} uses look-around, a "
-                         f"back-reference or other syntax {engine} does not support", key)
-    approx = _NAMED_GROUP.sub("(?P<", _UNICODE_CLASS.sub("x", pattern)).replace(r"\z", r"\Z")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            re.compile(approx)
-    except re.error as exc:
-        raise view.error(f"invalid regular expression {pattern!r}: {exc}", key) from None
-
+__all__ = ["check_regex", "linkerd_path_regex"]
 
 def linkerd_path_regex(raw: str) -> tuple[str, bool]:
     """The full-match regex equivalent to what the Linkerd proxy matches for ``raw``.

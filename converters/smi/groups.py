@@ -16,12 +16,11 @@ port of the Service.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import cast
 
-from converters.linkerd.regex import check_regex
 from converters.linkerd.viewutil import kind_of, mappings
 from meshmigrate.fields import View
 from meshmigrate.model import Anchor, Dialect, Match, PathKind, PathMatch, StringMatch, StrKind
+from meshmigrate.regexes import check_regex
 from meshmigrate.sources import Document, FieldPath
 
 ENGINE = "Go regexp"
@@ -77,7 +76,7 @@ def _path(item: View) -> PathMatch | None:
 
 
 def _methods(item: View) -> frozenset[str] | None:
-    methods = cast(list[str], item.str_list("methods"))  # View.list shadows list in fields.py
+    methods = item.str_list("methods")
     if not methods or "*" in methods:
         return None
     return frozenset(methods)
