@@ -226,3 +226,12 @@ def test_verify_against_naive_translation_names_the_flipping_request() -> None:
 def test_verify_of_the_real_conversion_is_clean() -> None:
     code, out, _ = cli("verify", "-f", str(ORDER / "source.yaml"), "--target", "istio")
     assert code == 0 and out.startswith("equivalent")
+
+
+def test_convert_verifies_its_own_output_by_default() -> None:
+    docs = load([str(ORDER / "source.yaml")])
+    checked = convert_documents(docs, ConvertOptions(target="istio"))
+    assert checked.verify_report is not None and checked.verify_report.equivalent
+    assert checked.verify_report.services_checked == 1
+    assert convert_documents(docs, ConvertOptions(target="istio", verify=False)).verify_report \
+        is None
