@@ -552,7 +552,8 @@ def cel_value(value: Any, schema: Schema) -> Any:
     if isinstance(value, dict):
         if _is_map(schema):
             return {k: cel_value(v, schema["additionalProperties"]) for k, v in value.items()}
-        return _cel_object(value, schema.get("properties") or {})
+        preserve = schema.get("x-kubernetes-preserve-unknown-fields") is True
+        return _cel_object(value, schema.get("properties") or {}, preserve)
     if isinstance(value, list):
         items = schema.get("items")
         return [cel_value(v, items if isinstance(items, dict) else {}) for v in value]
@@ -561,13 +562,14 @@ def cel_value(value: Any, schema: Schema) -> Any:
     return value
 
 
-def _cel_object(value: Mapping[str, Any], props: Mapping[str, Schema]) -> dict[str, Any]:
+def _cel_object(value: Mapping[str, Any], props: Mapping[str, Schema],
+                preserve: bool) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, child in value.items():
         name = cel_property_name(key)
-        if name is None or key not in props:
+        if name is None or not (key in props or preserve):
             continue  # inaccessible, or unknown (the apiserver prunes unknown fields)
-        out[name] = cel_value(child, props[key])
+        out[name] = cel_value(child, props.get(key, {}))
         if key in _CEL_RESERVED and key not in ("true", "false", "null", "in"):
             out[key] = out[name]
     return out
@@ -631,7 +633,8 @@ class _RuleRunner:
             if program.expression is None:
                 self.warnings.add(f"cannot evaluate rule offline ({program.error}): {text}")
                 continue
-            activation = activation or _cel_env().Activation({"self": view})
+            if activation is None:
+                activation = _cel_env().Activation({"self": view})
             result = program.expression.eval(activation)
             if result.value() is not True:
                 self.issues.append(self._failure(rule, result, activation, path))

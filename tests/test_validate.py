@@ -268,6 +268,17 @@ def test_unknown_fields_are_reported_but_preserved_ones_are_not() -> None:
          "fieldValidation=Strict reject it; otherwise the apiserver drops it)")]
 
 
+def test_cel_sees_preserved_unknown_fields_but_not_pruned_ones() -> None:
+    schema = _obj({"free": {"type": "object", "x-kubernetes-preserve-unknown-fields": True,
+                            "x-kubernetes-validations": [
+                                {"rule": "self.anything == 1", "message": "free"}]},
+                   "a": STR}, **{"x-kubernetes-validations": [
+                       {"rule": "!has(self.b)", "message": "pruned"}]})
+    assert [m for _, _, m in _check(schema, {"free": {"anything": 1}, "b": 1})] == [
+        "field not declared in the schema (kubectl and fieldValidation=Strict reject it; "
+        "otherwise the apiserver drops it)"]
+
+
 def test_status_is_ignored_on_create_and_numbers_are_doubles_in_cel() -> None:
     schema = _obj({"ratio": {"type": "number"}}, **{"x-kubernetes-validations": [
         {"rule": "self.ratio == 1.0", "message": "double"}]})
