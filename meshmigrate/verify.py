@@ -167,8 +167,12 @@ class TargetView:
     default_retry: Retry | None = None
 
     def evaluate(self, request: Request) -> Outcome:
+        """The route's outcome; a forwarded request that some route rule decided gets the
+        implementation's default retries when the rule sets none. Traffic no route applies
+        to stays untouched on both sides (the source evaluator adds no defaults to it)."""
         outcome = self.evaluator.evaluate(request)
-        if self.default_retry is None or outcome.retry is not None or outcome.status != 200:
+        if (self.default_retry is None or outcome.retry is not None or outcome.status != 200
+                or outcome.rule is None):
             return outcome
         return replace(outcome, retry=self.default_retry)
 

@@ -74,6 +74,8 @@ def match_block(draw: st.DrawFn) -> dict[str, Any]:
         block["queryParams"] = {"q": draw(string_match(("1", "x")))}
     if draw(st.integers(0, 6)) == 0:
         block["port"] = 8080
+    if draw(st.integers(0, 8)) == 0:
+        block["sourceNamespace"] = "team"
     return block
 
 
