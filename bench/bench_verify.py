@@ -80,7 +80,8 @@ def main() -> None:
     print(f"objects out:   {len(result.objects)}")
     print(f"conversion:    {convert_s:8.2f} s CPU")
     print(f"verification:  {verify_s:8.2f} s CPU  ({report.services_checked} service ports, "
-          f"{report.requests_evaluated} requests, {len(report.differences)} differing)")
+          f"{report.requests_evaluated} requests, {len(report.differences)} differing; "
+          f"{report.services_by_symmetry} proven by symmetry)")
     print(f"ratio:         {verify_s / convert_s:8.2f}  (verification / conversion; "
           "the goal is <= 1)")
 

@@ -23,6 +23,7 @@ from meshmigrate.semantics.outcome import Outcome, Request, Retry, ServiceKey, d
 from meshmigrate.semantics.source import SourceEvaluator, rule_label
 from meshmigrate.semantics.witness import witnesses
 from meshmigrate.targets import Profile
+from meshmigrate.verify_memo import Memo
 
 #: A namespace no configuration mentions: stands for "any other client".
 UNRELATED_NAMESPACE = "meshmigrate-other-clients"
@@ -56,6 +57,9 @@ class VerifyReport:
     services: list[ServiceKey] = field(default_factory=list)
     services_checked: int = 0
     requests_evaluated: int = 0
+    #: Service ports proven equivalent because an identical one (up to names) was
+    #: (:mod:`meshmigrate.verify_memo`); their requests are not counted as evaluated.
+    services_by_symmetry: int = 0
 
     @property
     def equivalent(self) -> bool:
@@ -64,6 +68,7 @@ class VerifyReport:
     def to_json(self) -> dict[str, Any]:
         return {"equivalent": self.equivalent, "services_checked": self.services_checked,
                 "requests_evaluated": self.requests_evaluated,
+                "services_by_symmetry": self.services_by_symmetry,
                 "differences": [d.to_json() for d in self.differences]}
 
 
@@ -111,16 +116,30 @@ def verify_model(model: RoutingModel, target_objects: Sequence[dict[str, Any]], 
     objects = [*target_objects, *missing_services(model, target_objects)]
     target = TargetView(GatewayEvaluator(objects), implicit_retry(profile))
     run = _Run(SourceEvaluator(model), target, consumer_index(objects), client_namespaces)
+    memo = Memo(model, objects) if max_witnesses_per_service is None else None
     report = VerifyReport()
     for key in sorted(set(run.source.services()) | set(target.evaluator.services())):
-        requests = run.requests(key)
-        if max_witnesses_per_service is not None:
-            requests = requests[:max_witnesses_per_service]
         report.services.append(key)
         report.services_checked += 1
-        report.requests_evaluated += len(requests)
-        report.differences.extend(_compare(key, requests, run.source, target))
+        signature = memo.signature(key, run.source.tables_for(key)) if memo else None
+        if memo is not None and memo.equivalent.get(signature):
+            report.services_by_symmetry += 1
+            continue
+        found = _check(key, run, report, max_witnesses_per_service)
+        if memo is not None and signature is not None:
+            memo.equivalent[signature] = not found
     return report
+
+
+def _check(key: ServiceKey, run: _Run, report: VerifyReport, limit: int | None) -> bool:
+    """Evaluate ``key``'s witness requests on both sides; True when some differ."""
+    requests = run.requests(key)
+    if limit is not None:
+        requests = requests[:limit]
+    report.requests_evaluated += len(requests)
+    before = len(report.differences)
+    report.differences.extend(_compare(key, requests, run.source, run.target))
+    return len(report.differences) > before
 
 
 _ANY_SERVICE = ServiceKey("meshmigrate-witness", "service", 0)

@@ -358,3 +358,10 @@ def test_outcome_json_shape() -> None:
     assert set(out.to_json()) == {"status", "rule", "backends", "path", "host",
                                   "request_headers", "response_headers", "redirect",
                                   "timeout", "retry", "mirrors"}
+
+
+def test_per_try_timeout_above_the_request_timeout_acts_as_it() -> None:
+    rule = Rule((), (dest("a"),), timeout_ms=250, retry=RetryPolicy(1, per_try_timeout_ms=500))
+    out = evaluator(table(rule)).evaluate(req())
+    assert out.timeout == "250ms" and out.retry is not None
+    assert out.retry.per_try_timeout == "250ms"

@@ -25,6 +25,8 @@ from meshmigrate.model import (
     ServiceInfo,
     ServicePort,
     ServiceRef,
+    StringMatch,
+    StrKind,
 )
 from meshmigrate.model import Provenance as Prov
 from meshmigrate.pipeline import ConvertOptions, convert_documents
@@ -235,3 +237,57 @@ def test_convert_verifies_its_own_output_by_default() -> None:
     assert checked.verify_report.services_checked == 1
     assert convert_documents(docs, ConvertOptions(target="istio", verify=False)).verify_report \
         is None
+
+
+# --- symmetry: Service ports identical up to names are proven once ------------------------
+
+def _svc_model(*names: str, header: str = "x-a") -> RoutingModel:
+    doc = vs_doc()
+    tables, services = [], {}
+    for name in names:
+        ref = ServiceRef(NS, name)
+        match = Match(headers=(StringMatch(header, StrKind.EXACT, "1"),))
+        rule = Rule((match,), (Dest(ServiceRef(NS, f"{name}-v2"), 8080),),
+                    origin=Prov(doc, ("spec", "http", 0)))
+        tables.append(RouteTable(ref, (rule, Rule((), (Dest(ref, 8080),))), origin=Prov(doc)))
+        services[ref] = ServiceInfo(ref, (ServicePort(8080, "http"),), (("app", name),))
+    return RoutingModel(tables=tables, services=services)
+
+
+def _svc_route(name: str, header: str = "x-a", backend: str | None = None) -> dict[str, Any]:
+    return {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+            "metadata": {"name": name, "namespace": NS,
+                         "annotations": {"meshmigrate.io/source": f"VirtualService/{name}"}},
+            "spec": {"parentRefs": [{"group": "", "kind": "Service", "name": name}],
+                     "rules": [{"matches": [{"headers": [{"name": header, "value": "1"}]}],
+                                "backendRefs": [{"name": backend or f"{name}-v2",
+                                                 "port": 8080}]},
+                               {"backendRefs": [{"name": name, "port": 8080}]}]}}
+
+
+def test_identical_services_are_proven_by_symmetry() -> None:
+    names = ("alpha", "beta", "gamma")
+    report = verify_model(_svc_model(*names), [_svc_route(n) for n in names])
+    assert report.equivalent and report.services_checked == 3
+    assert report.services_by_symmetry == 2
+
+
+def test_symmetry_never_hides_a_difference() -> None:
+    routes = [_svc_route("alpha"), _svc_route("beta", backend="alpha-v2")]
+    report = verify_model(_svc_model("alpha", "beta"), routes)
+    assert report.services_by_symmetry == 0
+    assert {d.service.name for d in report.differences} == {"beta"}
+
+
+def test_header_names_are_not_renamed() -> None:
+    # alpha: X-A vs x-a are the same header (equivalent); beta: x-a vs x-b are not
+    model = _svc_model("alpha", "beta")
+    routes = [_svc_route("alpha", header="X-A"), _svc_route("beta", header="x-b")]
+    report = verify_model(model, routes)
+    assert {d.service.name for d in report.differences} == {"beta"}
+
+
+def test_host_conditions_disable_symmetry() -> None:
+    routes = [_svc_route(n, header="host") for n in ("alpha", "beta")]
+    report = verify_model(_svc_model("alpha", "beta", header="host"), routes)
+    assert report.services_by_symmetry == 0

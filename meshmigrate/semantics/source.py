@@ -375,13 +375,21 @@ def forward_outcome(hit: _Hit, request: Request, backends: tuple[Backend, ...], 
         timeout=ms_to_duration(rule.timeout_ms),
         retry=None if retry is None else Retry(
             retry.attempts, tuple(sorted(set(retry.codes))),
-            ms_to_duration(retry.per_try_timeout_ms),
+            ms_to_duration(effective_per_try(retry.per_try_timeout_ms, rule.timeout_ms)),
             ms_to_duration(retry.backoff_ms)),
         mirrors=tuple(Mirror(m.service.namespace, m.service.name,
                              m.port if m.port is not None else request.service.port, m.percent)
                       for m in rule.mirrors),
         notes=notes + op_notes,
     )
+
+
+def effective_per_try(per_try_ms: int | None, timeout_ms: int | None) -> int | None:
+    """A try cannot outlast the whole request: Envoy's route timeout fires first, so a
+    per-try timeout above it acts as the route timeout (0 = no timeout)."""
+    if per_try_ms and timeout_ms and per_try_ms > timeout_ms:
+        return timeout_ms
+    return per_try_ms
 
 
 def _header_ops(rule: Rule) -> tuple[list[HeaderOps], list[HeaderOps], tuple[str, ...]]:
