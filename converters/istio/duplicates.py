@@ -24,15 +24,29 @@ class Dropped:
 
 
 def resolve_duplicates(results: list[VsResult]) -> list[Dropped]:
-    """Which candidate tables are not in effect, and which VirtualService is instead."""
-    entries = [(res, cand) for res in results for cand in res.candidates]
+    """Which candidate tables are not in effect, and which VirtualService is instead.
+
+    Only tables for the same Service, protocol family and port can compete, so candidates
+    are grouped by that first (linear in the number of VirtualServices, not quadratic)."""
+    groups: dict[tuple[object, ...], list[tuple[VsResult, Candidate]]] = {}
+    for res in results:
+        for cand in res.candidates:
+            groups.setdefault(_slot(cand), []).append((res, cand))
     dropped = []
-    for res, cand in entries:
-        rivals = [other for other, theirs in entries if _competes(theirs, cand)]
-        winner = min(rivals, key=lambda r: r.age)
-        if winner is not res:
-            dropped.append(Dropped(res, cand, winner))
+    for res in results:
+        for cand in res.candidates:
+            entries = groups[_slot(cand)]
+            rivals = [other for other, theirs in entries if _competes(theirs, cand)]
+            winner = min(rivals, key=lambda r: r.age)
+            if winner is not res:
+                dropped.append(Dropped(res, cand, winner))
     return dropped
+
+
+def _slot(cand: Candidate) -> tuple[object, ...]:
+    """What two competing tables share (see :func:`_competes`)."""
+    table = cand.table
+    return (table.service, _family(table.protocol), table.port)
 
 
 def report(drop: Dropped, findings: Findings) -> None:
