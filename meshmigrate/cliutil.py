@@ -3,6 +3,7 @@ error boundary that turns exceptions into exit codes (DESIGN §3)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import tempfile
@@ -13,7 +14,7 @@ from typing import IO, Any, TypeVar
 
 import click
 
-from meshmigrate.errors import EXIT_INTERNAL, MeshMigrateError
+from meshmigrate.errors import EXIT_INPUT, EXIT_INTERNAL, EXIT_OK, MeshMigrateError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -47,6 +48,10 @@ def files_option(required: bool = False) -> Callable[[F], F]:
         help="File, directory (every *.yaml/*.yml/*.json below it) or - for stdin. Repeatable.")
 
 
+#: Longest message printed for an error (a message quoting a huge input value is cut).
+MAX_MESSAGE = 500
+
+
 def write_traceback(exc: BaseException) -> str:
     """Write the traceback to a file and return its path."""
     fd, path = tempfile.mkstemp(prefix="meshmigrate-crash-", suffix=".txt")
@@ -55,38 +60,79 @@ def write_traceback(exc: BaseException) -> str:
     return path
 
 
+def one_line(text: str) -> str:
+    """``text`` on one line, cut to :data:`MAX_MESSAGE` characters."""
+    line = " ".join(text.split())
+    return line if len(line) <= MAX_MESSAGE else line[:MAX_MESSAGE - 1] + "…"
+
+
 def run_guarded(main: Callable[[], int], stderr: IO[str], debug: bool) -> int:
     """The one error boundary: user errors -> one line and their exit code; anything else is
     a bug -> exit 4 with where the traceback went (or the traceback with --debug)."""
     try:
         return main()
-    except MeshMigrateError as exc:
-        print(f"error: {exc.one_line()}", file=stderr)
+    except click.ClickException as exc:  # usage errors: click's own usage text
+        with contextlib.suppress(OSError, ValueError):
+            exc.show(file=stderr)
         return exc.exit_code
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except click.ClickException as exc:
-        exc.show(file=stderr)
-        return exc.exit_code
-    except click.exceptions.Abort:
-        print("aborted", file=stderr)
-        return 130
-    except KeyboardInterrupt:
-        print("interrupted", file=stderr)
-        return 130
-    except BrokenPipeError:
-        return 0
-    except RecursionError:
-        print("error: input is nested too deeply", file=stderr)
-        return 2
-    except MemoryError:
-        print("error: input is too large to process", file=stderr)
-        return 2
-    except Exception as exc:  # the internal-error boundary
-        if debug:
-            traceback.print_exception(exc, file=stderr)
-        else:
-            path = write_traceback(exc)
-            print(f"internal error: {type(exc).__name__}: {exc}; traceback written to {path} "
-                  "(rerun with --debug to print it)", file=stderr)
-        return EXIT_INTERNAL
+    except (Exception, KeyboardInterrupt) as exc:  # SystemExit passes: it has its code
+        code, message = classify(exc)
+        if code == EXIT_INTERNAL:
+            message = internal_error(exc, debug)
+        _print(message, stderr)
+        return code
+
+
+def classify(exc: BaseException) -> tuple[int, str]:
+    """(exit code, message) for an exception that reached the boundary (DESIGN §3)."""
+    if isinstance(exc, MeshMigrateError):
+        return exc.exit_code, f"error: {one_line(str(exc))}"
+    if isinstance(exc, click.exceptions.Exit):
+        return exc.exit_code, ""
+    if isinstance(exc, click.ClickException):
+        return exc.exit_code, one_line(f"error: {exc.format_message()}")
+    if isinstance(exc, KeyboardInterrupt | click.exceptions.Abort):
+        return 130, "interrupted"
+    if isinstance(exc, BrokenPipeError):
+        _silence_stdout()  # the reader went away (``| head``): nothing more to say
+        return EXIT_OK, ""
+    return _environment_error(exc) or (EXIT_INTERNAL, "")
+
+
+def _environment_error(exc: BaseException) -> tuple[int, str] | None:
+    """Failures of the machine or the user's files rather than of meshmigrate: exit 2."""
+    if isinstance(exc, MemoryError):
+        return EXIT_INPUT, ("error: out of memory; the input is too large for this machine "
+                            "(docs/bad-input.md lists the input limits)")
+    if isinstance(exc, UnicodeDecodeError):
+        return EXIT_INPUT, one_line(f"error: input is not UTF-8 text ({exc.reason})")
+    if isinstance(exc, OSError) and exc.filename is not None:
+        reason = (exc.strerror or type(exc).__name__).lower()
+        return EXIT_INPUT, one_line(f"error: {exc.filename}: {reason}")
+    return None
+
+
+def internal_error(exc: BaseException, debug: bool) -> str:
+    """A bug: the traceback (``--debug``) or a short message saying where it was written."""
+    summary = one_line(f"internal error: {type(exc).__name__}: {exc}")
+    if debug:
+        return "".join(traceback.format_exception(exc)).rstrip() + "\n" + summary
+    try:
+        path = write_traceback(exc)
+    except OSError:
+        return summary + " (the traceback could not be written; rerun with --debug)"
+    return f"{summary}; traceback written to {path} (rerun with --debug to print it)"
+
+
+def _print(message: str, stderr: IO[str]) -> None:
+    if not message:
+        return
+    with contextlib.suppress(OSError, ValueError):  # stderr closed: the exit code says it
+        print(message, file=stderr)
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not fail again."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())

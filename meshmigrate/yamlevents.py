@@ -1,0 +1,331 @@
+"""YAML parser events -> line-tracking mappings and sequences, within :class:`Limits`.
+
+libyaml (PyYAML's ``CParser``) turns the text into events; this module builds the objects
+from them directly, with the YAML 1.1 types of PyYAML's ``SafeLoader`` (``yes`` is a
+boolean, ``0x1F`` an integer, ``2024-01-01`` a date, ``<<`` merges a mapping). Skipping
+PyYAML's node graph makes loading faster, and it makes every limit a counter on the way:
+
+- nesting: an explicit stack whose height is checked at each mapping/sequence start
+  (PyYAML's C composer recurses on the C stack and kills the interpreter with a
+  segmentation fault at ~30 000 levels);
+- aliases: each ``*name`` adds the size of the text it repeats to a per-file total, so a
+  "billion laughs" file stops after a few lines instead of expanding to gigabytes; an alias
+  to an enclosing node (a recursive structure) is refused;
+- scalars: checked against the size limit before they are converted (a 4 300-digit integer
+  or a 100 000-part sexagesimal number would otherwise raise or take minutes).
+
+Unlike PyYAML, a key repeated in one mapping is an error (as for kubectl and the API
+server), not "the last one wins", and only the standard scalar and collection tags are
+accepted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import yaml
+from yaml.constructor import SafeConstructor
+from yaml.events import (
+    AliasEvent,
+    DocumentEndEvent,
+    DocumentStartEvent,
+    MappingEndEvent,
+    MappingStartEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+    StreamEndEvent,
+)
+from yaml.nodes import ScalarNode
+from yaml.resolver import Resolver
+
+from meshmigrate.errors import InputError
+from meshmigrate.limits import Limits
+
+_Parser: Any
+try:
+    from yaml._yaml import CParser as _Parser
+except ImportError:  # PyYAML built without libyaml: its pure-Python parser (slower)
+    _Parser = yaml.SafeLoader
+
+_T = "tag:yaml.org,2002:"
+_STR, _MERGE_TAG, _VALUE_TAG = f"{_T}str", f"{_T}merge", f"{_T}value"
+_NUMBERS = (f"{_T}int", f"{_T}float")
+_SCALARS: dict[str, Callable[[SafeConstructor, ScalarNode], Any]] = {
+    f"{_T}int": SafeConstructor.construct_yaml_int,
+    f"{_T}float": SafeConstructor.construct_yaml_float,
+    f"{_T}bool": SafeConstructor.construct_yaml_bool,
+    f"{_T}null": SafeConstructor.construct_yaml_null,
+    f"{_T}timestamp": SafeConstructor.construct_yaml_timestamp,
+    f"{_T}binary": SafeConstructor.construct_yaml_binary,
+}
+_COLLECTION_TAGS = {MappingStartEvent: f"{_T}map", SequenceStartEvent: f"{_T}seq"}
+#: A number longer than this is refused: Python will not convert integers of more than
+#: 4 300 digits, and sexagesimal ones (``1:20:30``) take quadratic time.
+MAX_NUMBER_CHARS = 1000
+_CACHE_SIZE = 100_000
+
+_NOKEY: Any = object()  # no key read yet in the current mapping
+_MERGE: Any = object()  # the ``<<`` merge key
+_MISSING: Any = object()
+
+
+class _Open:
+    """A mapping or sequence still being built that needs work at its end: an anchor to
+    register, merge keys to apply."""
+
+    __slots__ = ("anchor", "extra", "merges", "start")
+
+    def __init__(self) -> None:
+        self.anchor: str | None = None
+        self.start = self.extra = 0
+        self.merges: list[tuple[Any, int]] = []
+
+
+class Builder:
+    """Builds the documents of one stream. ``documents`` is the hot loop; everything rare
+    (anchors, aliases, tags, merge keys, errors) is a method of its own."""
+
+    def __init__(self, source: Any, name: str, limits: Limits,
+                 dict_type: type[dict[str, Any]], list_type: type[list[Any]]) -> None:
+        self.parser = _Parser(source)
+        self.name, self.limits = name, limits
+        self.dict_type, self.list_type = dict_type, list_type
+        self.cache: dict[str, Any] = {}
+        self.resolver: Any = Resolver()
+        self.constructor = SafeConstructor()
+        self.anchors: dict[str, tuple[Any, int]] = {}
+        self.pending: dict[int, _Open] = {}
+        self.extra = 0  # characters repeated by aliases so far (this file)
+
+    def documents(self) -> Iterator[Any]:
+        """The root object of each document (None for an empty one), as soon as it ends."""
+        get: Callable[[], Any] = self.parser.get_event
+        cache, resolve = self.cache, self.resolve
+        max_scalar, max_depth = self.limits.max_scalar_bytes, self.limits.max_depth
+        new_dict, new_list, pending = self.dict_type, self.list_type, self.pending
+        stack: list[tuple[Any, Any, bool]] = []
+        node: Any = None
+        lines: Any = None
+        v: Any = None
+        is_map, key, key_line, root = False, _NOKEY, 0, None
+        while True:
+            ev = get()
+            cls = ev.__class__
+            if cls is ScalarEvent:
+                value = ev.value
+                if not ev.style and ev.tag is None:
+                    v = cache.get(value, _MISSING)
+                    if v is _MISSING:
+                        v = resolve(value, ev, is_map and key is _NOKEY)
+                elif ev.tag is not None or len(value) > max_scalar:
+                    v = self.tagged(ev)
+                else:
+                    v = value
+                if ev.anchor is not None:
+                    self.anchors[ev.anchor] = (v, max(1, ev.end_mark.index - ev.start_mark.index))
+            elif cls is MappingStartEvent or cls is SequenceStartEvent:
+                if len(stack) >= max_depth or ev.tag is not None:
+                    self.check_collection(ev, len(stack))
+                v = new_dict() if cls is MappingStartEvent else new_list()
+                v.line, v.lines = ev.start_mark.line + 1, {} if cls is MappingStartEvent else []
+                if ev.anchor is not None:
+                    self.open_anchor(ev, v)
+            elif cls is MappingEndEvent or cls is SequenceEndEvent:
+                if pending and id(node) in pending:
+                    self.close(node, ev)
+                node, lines, is_map = stack.pop()
+                key = _NOKEY
+                continue
+            elif cls is AliasEvent:
+                v = self.alias(ev)
+            elif cls is DocumentEndEvent or cls is DocumentStartEvent:
+                if cls is DocumentEndEvent:
+                    yield root
+                root = None
+                self.anchors.clear()
+                continue
+            elif cls is StreamEndEvent:
+                return
+            else:
+                continue
+            if is_map:
+                if key is _NOKEY:
+                    key = v if v.__class__ is str else self.key(v, ev)
+                    key_line = ev.start_mark.line + 1
+                    continue
+                if key is _MERGE:
+                    self.merge(node, v, ev)
+                elif key in node:
+                    raise self.duplicate(node, key, key_line)
+                else:
+                    node[key] = v
+                    lines[key] = key_line
+                key = _NOKEY
+            elif node is not None:
+                node.append(v)
+                lines.append(ev.start_mark.line + 1)
+            else:
+                root = v
+            if cls is MappingStartEvent or cls is SequenceStartEvent:
+                stack.append((node, lines, is_map))
+                node, lines, is_map = v, v.lines, cls is MappingStartEvent
+
+    # -- scalars ------------------------------------------------------------------------
+    def resolve(self, value: str, ev: Any, as_key: bool) -> Any:
+        """A plain scalar's value, by YAML 1.1 implicit typing (cached by text)."""
+        self.check_size(ev)
+        tag = self.resolver.resolve(ScalarNode, value, (True, False))
+        if tag == _MERGE_TAG:
+            return _MERGE if as_key else value
+        result = value if tag in (_STR, _VALUE_TAG) or tag not in _SCALARS else \
+            self.construct(tag, ev)
+        if len(self.cache) < _CACHE_SIZE:
+            self.cache[value] = result
+        return result
+
+    def tagged(self, ev: Any) -> Any:
+        """A scalar with an explicit tag (``!!int "3"``), or a long quoted one."""
+        self.check_size(ev)
+        tag = ev.tag
+        if tag is None or tag in ("!", _STR):
+            return ev.value
+        if tag not in _SCALARS:
+            raise self.error(f"unsupported tag {tag!r} (only the standard YAML types are "
+                             "read)", ev)
+        return self.construct(tag, ev)
+
+    def construct(self, tag: str, ev: Any) -> Any:
+        kind = tag.rpartition(":")[2]
+        if tag in _NUMBERS and len(ev.value) > MAX_NUMBER_CHARS:
+            raise self.error(f"{kind} of {len(ev.value)} characters is too long "
+                             f"(at most {MAX_NUMBER_CHARS})", ev)
+        try:
+            return _SCALARS[tag](self.constructor, ScalarNode(tag, ev.value))
+        except (ValueError, OverflowError, TypeError, yaml.YAMLError) as exc:
+            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            raise self.error(f"invalid {kind} {ev.value[:40]!r}: {problem}", ev) from None
+
+    def check_size(self, ev: Any) -> None:
+        if len(ev.value) > self.limits.max_scalar_bytes:
+            raise self.error(f"a scalar of {len(ev.value)} characters is larger than "
+                             f"{self.limits.describe('max_scalar_bytes')}", ev)
+
+    # -- collections, anchors, aliases, merge keys --------------------------------------
+    def check_collection(self, ev: Any, depth: int) -> None:
+        if depth >= self.limits.max_depth:
+            raise self.error(f"nested more than {self.limits.describe('max_depth')} levels "
+                             "deep", ev)
+        if ev.tag not in ("!", _COLLECTION_TAGS[ev.__class__]):
+            raise self.error(f"unsupported tag {ev.tag!r} (only the standard YAML types are "
+                             "read)", ev)
+
+    def open_anchor(self, ev: Any, node: Any) -> None:
+        """Remember where an anchored collection starts; it is registered at its end, so an
+        alias inside it (a recursive structure) finds no anchor."""
+        state = self.pending.setdefault(id(node), _Open())
+        state.anchor, state.start, state.extra = ev.anchor, ev.start_mark.index, self.extra
+
+    def close(self, node: Any, ev: Any) -> None:
+        state = self.pending.pop(id(node))
+        if state.merges:
+            apply_merges(node, state.merges, self)
+        if state.anchor is not None:
+            size = ev.end_mark.index - state.start + self.extra - state.extra
+            self.anchors[state.anchor] = (node, max(1, size))
+
+    def alias(self, ev: Any) -> Any:
+        found = self.anchors.get(ev.anchor)
+        if found is None:
+            inside = any(s.anchor == ev.anchor for s in self.pending.values())
+            raise self.error(f"alias *{ev.anchor} " + ("refers to a node that contains it "
+                             "(recursive structures are not supported)" if inside
+                             else "names no anchor (&name) defined before it"), ev)
+        self.extra += found[1]
+        if self.extra > self.limits.max_alias_bytes:
+            raise self.error("aliases repeat more text than "
+                             f"{self.limits.describe('max_alias_bytes')} (an alias bomb?)", ev)
+        return found[0]
+
+    def key(self, value: Any, ev: Any) -> Any:
+        if value is _MERGE or isinstance(value, str):
+            return value
+        if isinstance(value, bool | int | float) and value is not None:
+            return str(value)
+        what = "a mapping or a list" if isinstance(value, dict | list) else \
+            "null" if value is None else type(value).__name__
+        raise self.error(f"a mapping key must be a string or a number, not {what}", ev)
+
+    def merge(self, node: Any, value: Any, ev: Any) -> None:
+        """A ``<<`` value: applied when the mapping ends (its own keys win)."""
+        self.pending.setdefault(id(node), _Open()).merges.append(
+            (value, ev.start_mark.line + 1))
+
+    def duplicate(self, node: Any, key: str, line: int) -> InputError:
+        return InputError(f"duplicate key {key!r} (first on line {node.lines[key]}); "
+                          "kubectl refuses this too", file=self.name, line=line)
+
+    def error(self, message: str, ev: Any) -> InputError:
+        return InputError(message, file=self.name, line=ev.start_mark.line + 1)
+
+
+def apply_merges(node: Any, merges: list[tuple[Any, int]], builder: Builder) -> None:
+    """PyYAML's ``flatten_mapping``: merged keys first (in a list, earlier mappings win),
+    then the mapping's own keys, which win over merged ones."""
+    sources: list[Any] = []
+    for value, line in merges:
+        items = value if isinstance(value, list) else [value]
+        if not all(isinstance(item, dict) for item in items):
+            raise InputError("<< (merge key) expects a mapping or a list of mappings",
+                             file=builder.name, line=line)
+        sources += reversed(items)
+    own, own_lines = list(node.items()), dict(node.lines)
+    node.clear()
+    node.lines.clear()
+    for source in sources:
+        for key, value in source.items():
+            node[key], node.lines[key] = value, source.lines[key]
+    for key, value in own:
+        node[key], node.lines[key] = value, own_lines[key]
+
+
+def build_documents(source: Any, name: str, limits: Limits,
+                    dict_type: type[dict[str, Any]], list_type: type[list[Any]],
+                    line_at: Callable[[int], int | None] | None = None) -> Iterator[Any]:
+    """The root object of each YAML document in ``source`` (a string, bytes or a stream
+    with ``read``). Malformed YAML and broken limits raise :class:`InputError`."""
+    try:
+        builder = Builder(source, name, limits, dict_type, list_type)
+        yield from builder.documents()
+    except yaml.YAMLError as exc:
+        raise yaml_error(exc, name, line_at) from None
+    except UnicodeError as exc:  # a str holding lone surrogates cannot be UTF-8 encoded
+        raise InputError(f"not UTF-8 text ({getattr(exc, 'reason', exc)})",
+                         file=name) from None
+
+
+def yaml_error(exc: yaml.YAMLError, name: str,
+               line_at: Callable[[int], int | None] | None = None) -> InputError:
+    """One line for a parser error: the problem and its line."""
+    if isinstance(exc, yaml.reader.ReaderError):
+        return _reader_error(exc, name, line_at)
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    line = mark.line + 1 if mark is not None else None
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    return InputError(f"malformed YAML: {problem}", file=name, line=line)
+
+
+def _reader_error(exc: yaml.reader.ReaderError, name: str,
+                  line_at: Callable[[int], int | None] | None) -> InputError:
+    """Binary content or text in another encoding (libyaml reads UTF-8, or UTF-16 with a
+    byte-order mark)."""
+    where = f"at byte {exc.position}"
+    line = line_at(exc.position) if line_at is not None else None
+    reason = str(exc.reason)
+    if "control character" in reason:
+        return InputError(f"binary content, not YAML text (control character "
+                          f"{exc.character:#04x} {where})", file=name, line=line)
+    if "octet" in reason or "UTF" in reason.upper():
+        return InputError(f"not UTF-8 text ({reason} {where})", file=name, line=line)
+    return InputError(f"unreadable text ({reason} {where})", file=name, line=line)
