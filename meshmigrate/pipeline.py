@@ -14,8 +14,9 @@ from meshmigrate import emit
 from meshmigrate.compile import compile_model
 from meshmigrate.findings import Findings
 from meshmigrate.model import RoutingModel
-from meshmigrate.registry import ConvertContext, converters, dispatch, select
-from meshmigrate.services import index_services
+from meshmigrate.registry import ConvertContext, Converter, converters, dispatch, select
+from meshmigrate.schema import SERVICE, Spec, check_documents
+from meshmigrate.services import index_services, is_service
 from meshmigrate.sources import Document, load
 from meshmigrate.targets import DEFAULT_VERSION, Profile, make_profile
 
@@ -43,13 +44,28 @@ class ConvertResult:
 
 def build_model(docs: list[Document], source: str, findings: Findings) -> RoutingModel:
     """Run the selected converters over ``docs`` into one RoutingModel."""
+    installed = converters()
+    groups = dispatch(docs, select(source))
+    check_input(docs, groups, installed)
     model = RoutingModel(services=index_services(docs), objects_in=len(docs))
     ctx = ConvertContext(model, findings)
-    installed = converters()
-    for name, group in dispatch(docs, select(source)).items():
+    for name, group in groups.items():
         if group:
             installed[name].convert(group, ctx)
     return model
+
+
+def check_input(docs: list[Document], groups: dict[str, list[Document]],
+                installed: dict[str, Converter]) -> None:
+    """Type-check Services and every object a converter claims against its kind's
+    description (:mod:`meshmigrate.schema`) before anything is converted."""
+    owner = {id(doc): installed[name] for name, group in groups.items() for doc in group}
+
+    def spec_of(doc: Document) -> Spec | None:
+        conv = owner.get(id(doc))
+        return SERVICE if is_service(doc) else conv.schema_for(doc) if conv else None
+
+    check_documents(docs, spec_of)
 
 
 def convert_documents(docs: list[Document], options: ConvertOptions) -> ConvertResult:

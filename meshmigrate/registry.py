@@ -7,16 +7,19 @@ never imports a converter module directly (DESIGN §1).
 from __future__ import annotations
 
 import abc
+import importlib
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
-from typing import ClassVar
 from importlib.metadata import entry_points
+from typing import ClassVar
 
 from meshmigrate.errors import InputError, UsageError
 from meshmigrate.fields import View, unconsumed
 from meshmigrate.findings import Findings
 from meshmigrate.model import RoutingModel
+from meshmigrate.schema import Spec
 from meshmigrate.sources import Document, format_path
 
 ENTRY_POINT_GROUP = "meshmigrate.converters"
@@ -45,6 +48,15 @@ class Converter(abc.ABC):
     name: str = ""
     description: str = ""
     kinds: ClassVar[dict[tuple[str, str], tuple[str, ...]]] = {}
+    #: (API group, kind) -> its description (:mod:`meshmigrate.schema`), checked by the
+    #: pipeline before ``convert``. None: the ``SCHEMAS`` of the plugin package's
+    #: ``schema`` module (``converters/<mesh>/schema.py``), when there is one.
+    schemas: ClassVar[dict[tuple[str, str], Spec] | None] = None
+
+    def schema_for(self, doc: Document) -> Spec | None:
+        """The description ``doc`` is checked against (None: not checked)."""
+        found = self.schemas if self.schemas is not None else package_schemas(type(self))
+        return found.get((doc.group, doc.kind))
 
     def claims(self, doc: Document) -> bool:
         """True when this converter reads ``doc`` (by API group and kind)."""
@@ -62,6 +74,20 @@ class Converter(abc.ABC):
     @abc.abstractmethod
     def convert(self, docs: list[Document], ctx: ConvertContext) -> None:
         """Add route tables (and subset Services) for ``docs`` to ``ctx.model``."""
+
+
+@cache
+def package_schemas(cls: type[Converter]) -> dict[tuple[str, str], Spec]:
+    """``SCHEMAS`` of the ``schema`` module next to the converter class (in its package)."""
+    module = sys.modules[cls.__module__]
+    package = cls.__module__ if hasattr(module, "__path__") else cls.__module__.rpartition(".")[0]
+    try:
+        found = importlib.import_module(f"{package}.schema")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"{package}.schema":
+            raise
+        return {}
+    return dict(getattr(found, "SCHEMAS", {}))
 
 
 @cache
