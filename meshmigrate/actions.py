@@ -5,6 +5,7 @@ What the target profile cannot take becomes a finding here (semantics.md §1, §
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +33,9 @@ class RuleContext:
     model: RoutingModel
     profile: Profile
     findings: Findings
+    #: Route-wide findings already added (``Findings`` de-duplicates them too; this only
+    #: saves building the same finding once per rule).
+    route_findings: set[tuple[str, str]] = dataclasses.field(default_factory=set)
 
     def report(self, rule: Rule, code: str, message: str, *sub: str | int) -> None:
         if rule.origin is None:
@@ -262,9 +266,12 @@ def _report_retry_loss(policy: RetryPolicy, rule: Rule, ctx: RuleContext) -> Non
         ctx.report(rule, "RETRY_DROPPED", f"retry policy ({policy.attempts} attempts) cannot "
                    f"be expressed {where}", "retries")
         return
+    message = (f"the source mesh retries failed requests by default ({policy.attempts} "
+               f"attempts); no retries are configured {where}: use --channel "
+               "experimental or --target istio to keep them")
+    if ("DEFAULT_RETRIES_LOST", message) in ctx.route_findings:
+        return
+    ctx.route_findings.add(("DEFAULT_RETRIES_LOST", message))
     origin = ctx.route.table.origin
     ctx.findings.add("DEFAULT_RETRIES_LOST", origin.doc if origin else None,
-                     origin.path if origin else (),
-                     f"the source mesh retries failed requests by default ({policy.attempts} "
-                     f"attempts); no retries are configured {where}: use --channel "
-                     "experimental or --target istio to keep them")
+                     origin.path if origin else (), message)

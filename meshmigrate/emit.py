@@ -146,9 +146,10 @@ def _route_object(route: CompiledRoute, kind: str, rules: list[Obj], index: int,
         parent["namespace"] = table.service.namespace
     if route.port is not None:
         parent["port"] = route.port
-    sources = {r.rule.origin.ref for r in route.rules if r.rule.origin}
+    docs = {id(r.rule.origin.doc): r.rule.origin.doc for r in route.rules if r.rule.origin}
     if table.origin:
-        sources.add(table.origin.ref)
+        docs[id(table.origin.doc)] = table.origin.doc
+    sources = {doc.ref() for doc in docs.values()}
     version = "v1alpha2" if kind == "TCPRoute" else "v1"
     return {"apiVersion": f"{GROUP}/{version}", "kind": kind,
             "metadata": metadata(dns_label(name), table.route_namespace, sources,

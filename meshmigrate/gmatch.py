@@ -11,7 +11,7 @@ user-written regex can only be sampled.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 EXACT, PREFIX, REGEX = "Exact", "PathPrefix", "RegularExpression"
@@ -56,12 +56,19 @@ class GMatch:
     headers: tuple[tuple[str, str, str], ...] = ()  # (name lower-case, type, value), sorted
     query: tuple[tuple[str, str, str], ...] = ()
     origin: int = -1  # index of the source Match within its rule (for rewrites)
+    _key: tuple[int, int, bool, int, int] | None = field(
+        default=None, init=False, repr=False, compare=False, hash=False)
 
     def key(self) -> tuple[int, int, bool, int, int]:
-        """Gateway API precedence: bigger wins (semantics.md §10)."""
-        length = len(self.path.value) if self.path.type != EXACT else 0
-        return (RANK[self.path.type], length, self.method is not None, len(self.headers),
-                len(self.query))
+        """Gateway API precedence: bigger wins (semantics.md §10). Computed once (the
+        compiler compares every pair of matches of a table)."""
+        key = self._key
+        if key is None:
+            length = len(self.path.value) if self.path.type != EXACT else 0
+            key = (RANK[self.path.type], length, self.method is not None, len(self.headers),
+                   len(self.query))
+            object.__setattr__(self, "_key", key)
+        return key
 
     def same_conditions(self, other: GMatch) -> bool:
         return (self.path, self.method, self.headers, self.query) == (
@@ -236,17 +243,21 @@ def _merge_one(x: tuple[str, str, str], y: tuple[str, str, str]
 
 
 def intersect(a: GMatch, b: GMatch) -> GMatch | Unknown | None:
-    """Requests matching both ``a`` and ``b`` as one GMatch (None: no request does)."""
+    """Requests matching both ``a`` and ``b`` as one GMatch (None: no request does; that
+    wins over UNKNOWN, so the parts are computed in turn and the first None returns)."""
     if a.method and b.method and a.method != b.method:
         return None
-    parts = (intersect_path(a.path, b.path), _merge_named(a.headers, b.headers),
-             _merge_named(a.query, b.query))
-    if any(p is None for p in parts):
+    path = intersect_path(a.path, b.path)
+    if path is None:
         return None
-    if any(isinstance(p, Unknown) for p in parts):
+    headers = _merge_named(a.headers, b.headers) if a.headers or b.headers else ()
+    if headers is None:
+        return None
+    query = _merge_named(a.query, b.query) if a.query or b.query else ()
+    if query is None:
+        return None
+    if isinstance(path, Unknown) or isinstance(headers, Unknown) or isinstance(query, Unknown):
         return UNKNOWN
-    path, headers, query = parts
-    assert isinstance(path, GPath) and isinstance(headers, tuple) and isinstance(query, tuple)
     return GMatch(path, a.method or b.method, headers, query, origin=a.origin)
 
 
