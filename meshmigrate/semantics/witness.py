@@ -110,13 +110,18 @@ def _shortest(fsm: Any) -> str | None:
     explicit = {c for c in alphabet if c is not anything_else}
     seen: dict[Any, str] = {fsm.initial: ""}
     queue = deque([fsm.initial])
+    chars: dict[Any, str | None] = {}  # transition key -> its representative character
     while queue:
         state = queue.popleft()
         if state in fsm.finals:
             return seen[state]
         for key, target in sorted(fsm.map.get(state, {}).items()):
-            char = _representative(alphabet.by_transition[key], explicit)
-            if target not in seen and char is not None:
+            if target in seen:
+                continue
+            if key not in chars:
+                chars[key] = _representative(alphabet.by_transition[key], explicit)
+            char = chars[key]
+            if char is not None:
                 seen[target] = seen[state] + char
                 queue.append(target)
     return None
