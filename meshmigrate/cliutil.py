@@ -4,6 +4,7 @@ error boundary that turns exceptions into exit codes (DESIGN §3)."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import sys
 import tempfile
@@ -75,12 +76,27 @@ def run_guarded(main: Callable[[], int], stderr: IO[str], debug: bool) -> int:
         with contextlib.suppress(OSError, ValueError):
             exc.show(file=stderr)
         return exc.exit_code
+    except SystemExit as exc:
+        return _exit_code(exc, stderr)
     except (Exception, KeyboardInterrupt) as exc:  # SystemExit passes: it has its code
         code, message = classify(exc)
         if code == EXIT_INTERNAL:
             message = internal_error(exc, debug)
         _print(message, stderr)
         return code
+
+
+def _exit_code(exc: SystemExit, stderr: IO[str]) -> int:
+    """``sys.exit`` inside a command. Click turns a broken pipe on stdout into
+    ``sys.exit(1)``, which would read as "findings" (exit 1): it is a broken pipe (exit 0)."""
+    cause = exc.__context__
+    if isinstance(cause, OSError) and cause.errno == errno.EPIPE:
+        _silence_stdout()
+        return EXIT_OK
+    if exc.code is None or isinstance(exc.code, int):
+        return exc.code or EXIT_OK
+    _print(one_line(f"error: {exc.code}"), stderr)
+    return EXIT_INPUT
 
 
 def classify(exc: BaseException) -> tuple[int, str]:

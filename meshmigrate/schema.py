@@ -59,9 +59,15 @@ class Spec:
     """What one field may hold. ``what`` names it in messages ("an integer 0-100")."""
 
     what = "a value"
+    #: The Python types a value of this spec has (:class:`Either` picks an option by it).
+    types: tuple[type, ...] = (object,)
 
     def check(self, value: Any, path: FieldPath, out: Check) -> None:
         raise NotImplementedError
+
+    def fits(self, value: Any) -> bool:
+        return isinstance(value, self.types) and not (
+            isinstance(value, bool) and bool not in self.types)
 
     def expected(self, value: Any, path: FieldPath, out: Check) -> None:
         out.add(path, f"expected {self.what}, got {describe(value)}")
@@ -71,6 +77,7 @@ class Spec:
 class Str(Spec):
     """A string, optionally one of ``enum`` or matching ``pattern`` (full match)."""
 
+    types = (str,)
     enum: tuple[str, ...] = ()
     pattern: str | None = None
     label: str = ""
@@ -97,6 +104,7 @@ class Str(Spec):
 class Int(Spec):
     """An integer (not a boolean) within ``[min, max]``."""
 
+    types = (int,)
     min: int | None = None
     max: int | None = None
     what = "an integer"
@@ -114,6 +122,7 @@ class Int(Spec):
 class Num(Spec):
     """A number (integer or float, not a boolean, not NaN) within ``[min, max]``."""
 
+    types = (int, float)
     min: float | None = None
     max: float | None = None
     what = "a number"
@@ -128,6 +137,8 @@ class Num(Spec):
 
 @dataclass(frozen=True)
 class Bool(Spec):
+
+    types = (bool,)
     what = "a boolean"
 
     def check(self, value: Any, path: FieldPath, out: Check) -> None:
@@ -149,6 +160,7 @@ class Obj(Spec):
     ""); of each group in ``exclusive`` at most one may be set, and of each group in
     ``one_of`` exactly one."""
 
+    types = (dict,)
     fields: Mapping[str, Spec] = field(default_factory=dict)
     required: tuple[str, ...] = ()
     exclusive: tuple[tuple[str, ...], ...] = ()
@@ -218,6 +230,7 @@ def _plain_type(spec: Spec) -> type:
 class Seq(Spec):
     """A list of ``item``; with ``unique``, that field of the items must not repeat."""
 
+    types = (list,)
     item: Spec = field(default_factory=AnyValue)
     unique: str | None = None
     what = "a list"
@@ -251,6 +264,7 @@ def _unique(value: list[Any], key: str, path: FieldPath, out: Check) -> None:
 class MapOf(Spec):
     """A mapping with any keys whose values are ``value`` (``key`` checks the keys)."""
 
+    types = (dict,)
     value: Spec = field(default_factory=AnyValue)
     key: Str | None = None
     what = "a mapping"
@@ -283,7 +297,7 @@ class Either(Spec):
 
     def check(self, value: Any, path: FieldPath, out: Check) -> None:
         for option in self.options:
-            if _fits(option, value):
+            if option.fits(value):
                 option.check(value, path, out)
                 return
         self.expected(value, path, out)
@@ -294,6 +308,7 @@ class ByVersion(Spec):
     """A whole object whose description depends on its ``apiVersion`` (``version`` is the
     part after the slash); ``default`` for the versions not listed."""
 
+    types = (dict,)
     versions: Mapping[str, Spec] = field(default_factory=dict)
     default: Spec = field(default_factory=AnyValue)
     what = "a mapping"
@@ -301,16 +316,6 @@ class ByVersion(Spec):
     def check(self, value: Any, path: FieldPath, out: Check) -> None:
         version = str(value.get("apiVersion", "")) if isinstance(value, dict) else ""
         self.versions.get(version.rpartition("/")[2], self.default).check(value, path, out)
-
-
-def _fits(spec: Spec, value: Any) -> bool:
-    if isinstance(spec, Obj | MapOf):
-        return isinstance(value, dict)
-    if isinstance(spec, Seq):
-        return isinstance(value, list)
-    probe = Check()
-    spec.check(value, (), probe)
-    return not probe.found
 
 
 # -- values with a syntax of their own --------------------------------------------------
@@ -339,6 +344,7 @@ class Regex(Spec):
     (``\\pL``, ``(?<name>``, ``\\Q…\\E``, ``\\z``) is rewritten, and the syntax only Python
     has (look-around, back-references, atomic groups, possessive quantifiers) is refused."""
 
+    types = (str,)
     dialect: str = "re2"
 
     @property
@@ -433,6 +439,7 @@ class Duration(Spec):
     negative allowed (Consul: "disabled"); ``protobuf``: Istio's durations, not negative
     and a whole number of milliseconds (what Envoy can be given)."""
 
+    types = (str,)
     dialect: str = "go"
 
     @property
@@ -467,6 +474,7 @@ _QUANTITY = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:Ki|Mi|Gi|Ti|Pi|Ei|[eE][+-]?\
 class Quantity(Spec):
     """A Kubernetes quantity (``1``, ``500m``, ``10k``, ``1Ki``), not negative."""
 
+    types = (str, int, float)
     what = "a Kubernetes quantity such as 1, 500m or 10k"
 
     def check(self, value: Any, path: FieldPath, out: Check) -> None:

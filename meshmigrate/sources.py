@@ -212,13 +212,16 @@ def _line_finder(stream: Any) -> Callable[[int], int | None] | None:
 def _flatten(obj: LineDict, name: str) -> Iterator[LineDict]:
     if obj.get("kind") == "List" or (str(obj.get("kind", "")).endswith("List")
                                      and "items" in obj):
-        items = obj.get("items") or []
-        if not isinstance(items, list):
-            raise InputError("expected a list", file=name, line=obj.line, field="items")
-        for item in items:
+        items = obj.get("items")
+        if items is None:
+            return
+        if not isinstance(items, LineList):
+            raise InputError("expected a list", file=name, line=obj.lines.get("items"),
+                             field="items")
+        for index, item in enumerate(items):
             if not isinstance(item, LineDict):
-                raise InputError("expected a Kubernetes object", file=name,
-                                 line=obj.line, field="items")
+                raise InputError("expected a Kubernetes object (a mapping)", file=name,
+                                 line=items.lines[index], field=f"items[{index}]")
             yield from _flatten(item, name)
     else:
         yield obj

@@ -199,7 +199,7 @@ class Builder:
     def construct(self, tag: str, ev: Any) -> Any:
         kind = tag.rpartition(":")[2]
         if tag in _NUMBERS and len(ev.value) > MAX_NUMBER_CHARS:
-            raise self.error(f"{kind} of {len(ev.value)} characters is too long "
+            raise self.error(f"a number ({kind}) of {len(ev.value)} characters is too long "
                              f"(at most {MAX_NUMBER_CHARS})", ev)
         try:
             return _SCALARS[tag](self.constructor, ScalarNode(tag, ev.value))
