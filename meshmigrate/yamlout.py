@@ -97,22 +97,30 @@ def _float(value: float) -> str:
 
 
 class _Writer:
-    """Renders documents into ``out``; caches the text of every string seen."""
+    """Renders documents into ``out``; caches the text of every string and key seen.
 
-    __slots__ = ("out", "scalars", "seen")
+    ``mapping`` and ``sequence`` inline the common cases (string keys and values) rather than
+    calling a helper per node: this loop writes every line of the output."""
+
+    __slots__ = ("keys", "out", "scalars", "seen")
 
     def __init__(self) -> None:
         self.out: list[str] = []
-        self.scalars: dict[str, str] = {}
-        self.seen: set[int] = set()
+        self.scalars: dict[str, str] = {}  # string -> its text as a value
+        self.keys: dict[Any, str] = {}  # string usable as a simple key -> its text
+        self.seen: set[int] = set()  # ids of the containers of the current document
+
+    def string(self, value: str) -> str:
+        text = self.scalars.get(value)
+        if text is None:
+            text = self.scalars[value] = _string(value)
+        return text
 
     def scalar(self, value: Any, column: int) -> str:
         """The text of a scalar starting at ``column`` (for the line-width rule)."""
         kind = type(value)
         if kind is str:
-            text = self.scalars.get(value)
-            if text is None:
-                text = self.scalars[value] = _string(value)
+            text = self.string(value)
             if column + len(text) > WIDTH and " " in value:
                 raise _Fallback  # libyaml would fold it at a space
             return text
@@ -129,11 +137,9 @@ class _Writer:
     def key(self, key: Any) -> str:
         if type(key) is not str:
             raise _Fallback
-        text = self.scalars.get(key)
-        if text is None:
-            text = self.scalars[key] = _string(key)
         if len(key) > _MAX_SIMPLE_KEY // 4 and len(key.encode()) > _MAX_SIMPLE_KEY:
             raise _Fallback
+        text = self.keys[key] = self.string(key)
         return text
 
     # --- collections ---------------------------------------------------------------------
@@ -148,12 +154,17 @@ class _Writer:
         """A non-empty block mapping, keys at column ``indent``; ``first`` is what precedes
         the first key on its line (the indentation, or ``"- "`` of a list item)."""
         self.container(node)
-        pad, lead, out = " " * indent, first, self.out
+        pad, lead, out, keys, scalars = " " * indent, first, self.out, self.keys, self.scalars
         for key, value in node.items():
-            head = lead + self.key(key) + ":"
+            head = lead + (keys.get(key) or self.key(key)) + ":"
             lead = pad
             kind = type(value)
-            if kind is dict and value:
+            if kind is str:
+                text = scalars.get(value) or self.string(value)
+                if len(head) + len(text) >= WIDTH and " " in value:
+                    raise _Fallback  # libyaml would fold it at a space
+                out.append(head + " " + text + "\n")
+            elif kind is dict and value:
                 out.append(head + "\n")
                 self.mapping(value, indent + 2, " " * (indent + 2))
             elif kind is list and value:
