@@ -423,7 +423,7 @@ def test_bad_split(text: str, field: str, message: str) -> None:
     ('user-agent: ".*Firefox.*"', 'user-agent: "(?!x)"', "spec.matches[0].headers.user-agent",
      "look-around"),
     ("methods: [GET, HEAD]", "methods: GET", "spec.matches[0].methods", "expected a list"),
-    ("- name: everything-post\n", "- methods: [PUT]\n", "spec.matches[1].name", "required"),
+    ("- name: everything-post\n", "- pathRegex: /x\n", "spec.matches[1].name", "required"),
     ('    headers:\n      user-agent: ".*Firefox.*"\n', "    headers: x\n",
      "spec.matches[0].headers", "expected a mapping"),
 ])
