@@ -104,7 +104,7 @@ CATALOGUE: dict[str, tuple[Severity, str]] = {
     "RETRY_NEVER_TRIGGERS": (I, "retry count without retry conditions: the source never retries"),
     "SOURCE_ORDER_ASSUMED": (W, "the source does not define the rule order; an order was assumed"),
     "SOURCE_DEFAULT_RETRY_ASSUMED": (I, "the source mesh's default retry policy assumed to apply"),
-    "CLIENT_SCOPE_WIDENED": (W, "source routes apply only to declared clients; GAMMA routes to all"),
+    "CLIENT_SCOPE_WIDENED": (W, "source routes apply only to declared clients; GAMMA: to all"),
     "SHARED_HOSTNAME_SPLIT": (W, "virtual nodes sharing a DNS hostname got a Service each"),
     "REFERENCE_UNRESOLVED": (E, "referenced object is missing from the input or given by ARN"),
     "OBJECT_UNUSED": (I, "object is not referenced by any converted object; skipped"),

@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import tempfile
+import zipfile
 from pathlib import Path
 
 GATEWAY_API_MODULE = "sigs.k8s.io/gateway-api"
@@ -25,9 +26,28 @@ def module_dir(module: str, version: str) -> Path:
             cwd=tmp, env=env, check=True, capture_output=True, text=True,
         ).stdout
     info = json.loads(out)
+    if info.get("Error") and "requires go" in info["Error"] and info.get("Zip"):
+        # A module newer than the local Go toolchain is downloaded but not unpacked: its
+        # files (CRD YAML here) are still usable, so unpack the zip ourselves.
+        return _unpack(Path(info["Zip"]), module, version)
     if info.get("Error"):
         raise RuntimeError(f"go mod download {module}@{version}: {info['Error']}")
     return Path(info["Dir"])
+
+
+def _unpack(zip_path: Path, module: str, version: str) -> Path:
+    base = Path(tempfile.gettempdir()) / "meshmigrate-gomod" / f"{module.replace('/', '_')}"
+    target = base / version
+    prefix = f"{module}@{version}/"
+    if not (target / ".complete").exists():
+        with zipfile.ZipFile(zip_path) as archive:
+            for name in archive.namelist():
+                if name.startswith(prefix) and not name.endswith("/"):
+                    dest = target / name[len(prefix):]
+                    dest.parent.mkdir(parents=True, exist_ok=True)
+                    dest.write_bytes(archive.read(name))
+        (target / ".complete").write_text("")
+    return target
 
 
 def gateway_api_crd_dir(version: str, channel: str = "experimental") -> Path:
@@ -37,4 +57,5 @@ def gateway_api_crd_dir(version: str, channel: str = "experimental") -> Path:
 
 def istio_crd_file(version: str) -> Path:
     """The single generated YAML file holding all of Istio's CRDs in ``istio.io/api``."""
-    return module_dir(ISTIO_API_MODULE, version) / "kubernetes" / "customresourcedefinitions.gen.yaml"
+    kubernetes = module_dir(ISTIO_API_MODULE, version) / "kubernetes"
+    return kubernetes / "customresourcedefinitions.gen.yaml"
