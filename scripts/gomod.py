@@ -21,11 +21,14 @@ def module_dir(module: str, version: str) -> Path:
     """Download ``module@version`` (if not cached) and return its unpacked directory."""
     with tempfile.TemporaryDirectory() as tmp:
         env = dict(os.environ, GOFLAGS="-mod=mod", GO111MODULE="on")
-        out = subprocess.run(
+        proc = subprocess.run(
             ["go", "mod", "download", "-json", f"{module}@{version}"],
-            cwd=tmp, env=env, check=True, capture_output=True, text=True,
-        ).stdout
-    info = json.loads(out)
+            cwd=tmp, env=env, check=False, capture_output=True, text=True,
+        )
+    try:
+        info = json.loads(proc.stdout)
+    except json.JSONDecodeError:
+        raise RuntimeError(f"go mod download {module}@{version}: {proc.stderr.strip()}") from None
     if info.get("Error") and "requires go" in info["Error"] and info.get("Zip"):
         # A module newer than the local Go toolchain is downloaded but not unpacked: its
         # files (CRD YAML here) are still usable, so unpack the zip ourselves.
