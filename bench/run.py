@@ -113,7 +113,7 @@ class Row:
     objects_out: int = 0
     input_mb: float = 0.0
     output_mb: float = 0.0
-    runs: dict[str, dict[str, float]] = field(default_factory=dict)
+    runs: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -174,13 +174,17 @@ def mesh_facts(row: Row, source: str, scratch: str) -> None:
     row.objects_out = report["summary"]["objects_out"]
 
 
-def run_size(services: int, seed: int, scratch: str, limits: Limits) -> Row:
+def run_size(services: int, seed: int, scratch: str, limits: Limits,
+             modes: tuple[str, ...] = MODES) -> Row:
     source = os.path.join(scratch, f"mesh-{services}.yaml")
     output = os.path.join(scratch, f"out-{services}.yaml")
     subprocess.run([sys.executable, str(ROOT / "bench" / "generate.py"), "--services",
                     str(services), "--seed", str(seed), "-o", source], check=True)
     row = Row(services)
     for mode in ("convert-no-verify", "baseline", "convert", "verify"):
+        if mode not in modes:
+            row.runs[mode] = {"failed": "not run", "rss_mb": 0.0}
+            continue
         print(f"  {services} services: {mode} ...", file=sys.stderr, flush=True)
         row.runs[mode] = measure(mode, source, output, scratch, limits)
     mesh_facts(row, source, scratch)
@@ -203,11 +207,12 @@ def table(rows: list[Row]) -> str:
         for mode in ("convert-no-verify", "convert", "verify"):
             run = row.runs[mode]
             if "failed" in run:
-                cells.append(f"{run['failed']}")
+                cells.append("-" if run["failed"] == "not run" else run["failed"])
                 continue
             cells.append(f"**{run['cpu'] / base['cpu']:.2f}×** ({run['cpu']:.1f} s CPU, "
                          f"{run['wall']:.1f} s wall)")
-        cells.append(" / ".join(f"{row.runs[m]['rss_mb']:.0f}" for m in MODES))
+        cells.append(" / ".join("-" if row.runs[m].get("failed") == "not run"
+                                else f"{row.runs[m]['rss_mb']:.0f}" for m in MODES))
         cells.append(" / ".join(
             "-" if "failed" in row.runs[m] else f"{1000 * row.runs[m]['cpu'] / row.services:.2f}"
             for m in ("convert-no-verify", "convert")))
@@ -227,6 +232,11 @@ def main(argv: list[str] | None = None) -> None:
                         help="CPU seconds per measurement (default 1800)")
     parser.add_argument("--memory-limit", type=float, default=8.0,
                         help="GB of address space per measurement (default 8)")
+    parser.add_argument("--modes", default="convert,verify",
+                        help="which of convert,verify to measure besides the baseline and "
+                             "convert --no-verify (default: both)")
+    parser.add_argument("--verify-max", type=int, default=10**9, metavar="N",
+                        help="measure convert and verify only up to N Services")
     parser.add_argument("--gc-off", action="store_true",
                         help="what-if: meshmigrate runs with Python's cyclic GC disabled "
                              "(the baseline keeps the default)")
@@ -241,7 +251,10 @@ def main(argv: list[str] | None = None) -> None:
         scratch = args.workdir or tmp
         os.makedirs(scratch, exist_ok=True)
         limits = Limits(args.cpu_limit, args.memory_limit, args.gc_off)
-        rows = [run_size(n, args.seed, scratch, limits) for n in sizes]
+        modes = ("convert-no-verify", "baseline", *(m for m in args.modes.split(",")
+                                                     if m in MODES))
+        rows = [run_size(n, args.seed, scratch, limits,
+                         modes if n <= args.verify_max else modes[:2]) for n in sizes]
     print(table(rows))
     print(f"\n{os.cpu_count()} CPUs; Python {sys.version.split()[0]}; ratios are of the "
           "baseline's CPU time measured in the same run"
