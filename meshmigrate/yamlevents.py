@@ -203,8 +203,9 @@ class Builder:
                              f"(at most {MAX_NUMBER_CHARS})", ev)
         try:
             return _SCALARS[tag](self.constructor, ScalarNode(tag, ev.value))
-        except (ValueError, OverflowError, TypeError, yaml.YAMLError) as exc:
-            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        except Exception as exc:  # PyYAML's scalar constructors fail in many ways on junk
+            problem = getattr(exc, "problem", None) or (str(exc).splitlines() or [""])[0] \
+                or type(exc).__name__
             raise self.error(f"invalid {kind} {ev.value[:40]!r}: {problem}", ev) from None
 
     def check_size(self, ev: Any) -> None:

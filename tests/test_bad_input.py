@@ -168,7 +168,7 @@ def explode(exc: BaseException) -> Callable[..., Any]:
 def test_boundary(exc: BaseException, code: int, message: str,
                   monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pipeline, "compile_model", explode(exc))
-    got, out, err = convert(["-f", GOOD])
+    got, _, err = convert(["-f", GOOD])
     assert got == code
     assert err.startswith(message), err
     assert len(err.strip().splitlines()) == (0 if code == 130 and not err else 1)
