@@ -243,6 +243,8 @@ def retry_field(rule: Rule, ctx: RuleContext) -> Obj | None:
     where the target applies the same default (Istio's GAMMA path)."""
     policy = rule.retry
     if policy is None:
+        if ctx.profile.keeps_source_default_retries:
+            _report_added_retries(ctx)
         return None
     if policy.is_source_default and ctx.profile.keeps_source_default_retries:
         return None
@@ -256,6 +258,17 @@ def retry_field(rule: Rule, ctx: RuleContext) -> Obj | None:
     if policy.backoff_ms:
         out["backoff"] = format_duration(policy.backoff_ms)
     return out
+
+
+def _report_added_retries(ctx: RuleContext) -> None:
+    """Istio applies its default retry policy to every HTTPRoute rule without ``retry``
+    (semantics.md §8.4), so requests the source never retried are retried after the move."""
+    origin = ctx.route.table.origin
+    ctx.findings.add("TARGET_DEFAULT_RETRIES_ADDED", origin.doc if origin else None,
+                     origin.path if origin else (),
+                     f"target {ctx.profile.target} retries failed requests by default "
+                     "(2 attempts) where the source did not retry; set retry.attempts "
+                     "explicitly (experimental channel) to keep them unretried")
 
 
 def _report_retry_loss(policy: RetryPolicy, rule: Rule, ctx: RuleContext) -> None:

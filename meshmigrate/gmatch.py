@@ -164,10 +164,15 @@ def _path_matches(cond: GPath, path: str) -> bool:
 
 def _prefix_prefix(a: GPath, b: GPath) -> GPath | None:
     if segment_under(a.value.rstrip("/") or "/", b.value):
-        return a
-    if segment_under(b.value.rstrip("/") or "/", a.value):
-        return b
-    return None
+        res = a
+    elif segment_under(b.value.rstrip("/") or "/", a.value):
+        res = b
+    else:
+        return None
+    for excl in (a.excl, b.excl):
+        if excl is not None and excl == res.value.rstrip("/"):
+            return GPath(PREFIX, excl + "/", excl=excl)  # the exact path stays excluded
+    return res
 
 
 def _prefix_regex(p: GPath, r: GPath) -> GPath | Unknown | None:

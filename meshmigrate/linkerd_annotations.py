@@ -25,6 +25,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from meshmigrate.model import RetryPolicy, Rule
+from meshmigrate.semantics.durations import canonical_duration
+from meshmigrate.semantics.outcome import Retry
 
 RETRY_HTTP = "retry.linkerd.io/http"
 RETRY_GRPC = "retry.linkerd.io/grpc"
@@ -105,3 +107,34 @@ def annotation_groups(rules: Sequence[Rule],
         key = tuple(annotations_for(rule.retry, rule.timeout_ms, grpc).items())
         groups.setdefault(key, []).append(index)
     return [(dict(key), indexes) for key, indexes in groups.items()]
+
+
+# --- reading them back (for the target side of the semantic diff) -----------------------
+def parse_http_codes(text: str) -> tuple[int, ...]:
+    """The inverse of :func:`http_codes`: ``5xx``, ``gateway-error``, ``xxx``, ``xxx-yyy``."""
+    spans = {name: span for span, name in _NAMED_RANGES.items()}
+    codes: set[int] = set()
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        if part in spans:
+            low, high = spans[part]
+        else:
+            first, _, last = part.partition("-")
+            low, high = int(first), int(last or first)
+        codes.update(range(low, high + 1))
+    return tuple(sorted(codes))
+
+
+def read_policy(annotations: dict[str, str]) -> tuple[str | None, Retry | None] | None:
+    """What Linkerd does with a route's annotations: (request timeout in canonical GEP-2257
+    form or None, retry or None); None when the route carries no policy annotation at all.
+    Linkerd ignores the Gateway API ``retry`` field, so no annotation means no retries."""
+    if not any(k.startswith(("retry.linkerd.io/", "timeout.linkerd.io/")) for k in annotations):
+        return None
+    timeout = annotations.get(TIMEOUT_REQUEST)
+    retry: Retry | None = None
+    if RETRY_HTTP in annotations or RETRY_GRPC in annotations:
+        per_try = annotations.get(RETRY_TIMEOUT)
+        retry = Retry(attempts=int(annotations.get(RETRY_LIMIT, "1")),
+                      codes=parse_http_codes(annotations.get(RETRY_HTTP, "")),
+                      per_try_timeout=canonical_duration(per_try) if per_try else None)
+    return (canonical_duration(timeout) if timeout else None), retry

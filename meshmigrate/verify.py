@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from meshmigrate.findings import Findings, Severity
+from meshmigrate.linkerd_annotations import read_policy
 from meshmigrate.model import Provenance, RouteTable, RoutingModel, ServiceInfo, ServiceRef
 from meshmigrate.semantics.atoms import Atoms
 from meshmigrate.semantics.gateway import GatewayEvaluator
@@ -114,7 +115,8 @@ def verify_model(model: RoutingModel, target_objects: Sequence[dict[str, Any]], 
     ``retry`` (Istio's GAMMA path), the target's outcomes include them.
     """
     objects = [*target_objects, *missing_services(model, target_objects)]
-    target = TargetView(GatewayEvaluator(objects), implicit_retry(profile))
+    target = TargetView(GatewayEvaluator(objects), implicit_retry(profile),
+                        annotation_policies(objects, profile))
     run = _Run(SourceEvaluator(model), target, consumer_index(objects), client_namespaces)
     memo = Memo(model, objects) if max_witnesses_per_service is None else None
     report = VerifyReport()
@@ -184,16 +186,45 @@ class TargetView:
 
     evaluator: GatewayEvaluator
     default_retry: Retry | None = None
+    annotation_policies: dict[str, tuple[str | None, Retry | None] | None] | None = None
 
     def evaluate(self, request: Request) -> Outcome:
         """The route's outcome; a forwarded request that some route rule decided gets the
         implementation's default retries when the rule sets none. Traffic no route applies
         to stays untouched on both sides (the source evaluator adds no defaults to it)."""
         outcome = self.evaluator.evaluate(request)
-        if (self.default_retry is None or outcome.retry is not None or outcome.status != 200
-                or outcome.rule is None):
+        if outcome.status != 200 or outcome.rule is None:
+            return outcome
+        if self.annotation_policies is not None:
+            return self._annotated(outcome)
+        if self.default_retry is None or outcome.retry is not None:
             return outcome
         return replace(outcome, retry=self.default_retry)
+
+    def _annotated(self, outcome: Outcome) -> Outcome:
+        """Linkerd: retries and timeouts come from the deciding route's annotations, which
+        beat the ``timeouts`` field; the ``retry`` field is ignored (semantics.md §4.2)."""
+        assert self.annotation_policies is not None and outcome.rule is not None
+        policy = self.annotation_policies.get(outcome.rule.partition("#")[0])
+        if policy is None:
+            return replace(outcome, retry=None)
+        timeout, retry = policy
+        return replace(outcome, timeout=timeout or outcome.timeout, retry=retry)
+
+
+def annotation_policies(objects: Sequence[dict[str, Any]], profile: Profile | None
+                        ) -> dict[str, tuple[str | None, Retry | None] | None] | None:
+    """For targets that take retries and timeouts as annotations: each route's policy by
+    ``namespace/name``."""
+    if profile is None or not profile.annotations_for_policy:
+        return None
+    out: dict[str, tuple[str | None, Retry | None] | None] = {}
+    for obj in objects:
+        if obj.get("kind") in ("HTTPRoute", "GRPCRoute"):
+            meta = obj.get("metadata") or {}
+            key = f"{meta.get('namespace', 'default')}/{meta.get('name', '')}"
+            out[key] = read_policy(dict(meta.get("annotations") or {}))
+    return out
 
 
 def implicit_retry(profile: Profile | None) -> Retry | None:
