@@ -320,9 +320,12 @@ def _mirrors(rule: Rule, ctx: RuleContext) -> list[Obj]:
         ref: Obj = {"name": mirror.service.name}
         if mirror.service.namespace != ctx.route.table.route_namespace:
             ref["namespace"] = mirror.service.namespace
-        port = mirror.port or ctx.route.port
+        port = mirror.port or ctx.route.port or _single_port(ctx, mirror.service)
         if port:
             ref["port"] = port
+        else:
+            ctx.report(rule, "SERVICE_PORT_UNKNOWN", f"no port for mirror {mirror.service}",
+                       "mirror", i)
         spec: Obj = {"backendRef": ref}
         if mirror.percent < 100:
             if not ctx.profile.mirror_percent:
@@ -337,6 +340,13 @@ def _mirrors(rule: Rule, ctx: RuleContext) -> list[Obj]:
                                     "denominator": 100000}
         out.append({"type": "RequestMirror", "requestMirror": spec})
     return out
+
+
+def _single_port(ctx: RuleContext, ref: Any) -> int | None:
+    """The only port of a Service (or of a subset Service's parent), else None."""
+    sub = ctx.model.subset_services.get(ref)
+    info = ctx.model.services.get(sub.parent if sub else ref)
+    return info.ports[0].port if info is not None and len(info.ports) == 1 else None
 
 
 def _cors(rule: Rule, ctx: RuleContext) -> list[Obj]:

@@ -127,6 +127,8 @@ def demoted(path: GPath) -> GPath:
     Exact and PathPrefix match)."""
     if path.type == PREFIX and path.value == "/":
         return regex_for_string_prefix("/", "any")
+    if path.type == PREFIX and path.excl is not None:
+        return regex_for_string_prefix(path.excl + "/", "any")  # still without the exact path
     body = re.escape(path.value.rstrip("/") if path.type == PREFIX else path.value)
     body = body.replace("\\/", "/")
     return GPath(REGEX, body + "(/.*)?" if path.type == PREFIX else body)

@@ -85,7 +85,9 @@ def convert_documents(docs: list[Document], options: ConvertOptions) -> ConvertR
 def _self_check(result: ConvertResult, profile: Profile) -> Any:
     from meshmigrate import verify  # the semantic diff is optional while it is being built
 
-    report = verify.verify_model(result.model, result.objects, profile=profile)
+    coverage = verify.Coverage(result.findings, result.model)
+    report = verify.verify_model(result.model, result.objects, profile=profile,
+                                 covered=coverage.covers)
     verify.attach_to_findings(report, result.findings, result.model)
     return report
 

@@ -11,7 +11,7 @@ Services.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -61,6 +61,8 @@ class VerifyReport:
     #: Service ports proven equivalent because an identical one (up to names) was
     #: (:mod:`meshmigrate.verify_memo`); their requests are not counted as evaluated.
     services_by_symmetry: int = 0
+    #: Differences a finding already explains (counted, not listed; self-check only).
+    explained: int = 0
 
     @property
     def equivalent(self) -> bool:
@@ -105,7 +107,9 @@ def request_json(request: Request) -> dict[str, Any]:
 def verify_model(model: RoutingModel, target_objects: Sequence[dict[str, Any]], *,
                  client_namespaces: Sequence[str] | None = None,
                  max_witnesses_per_service: int | None = None,
-                 profile: Profile | None = None) -> VerifyReport:
+                 profile: Profile | None = None,
+                 covered: Callable[[ServiceKey, tuple[str, ...]], bool] | None = None,
+                 ) -> VerifyReport:
     """Compare the model (source semantics) with Gateway API objects on witness requests
     for every Service port either side routes.
 
@@ -113,6 +117,11 @@ def verify_model(model: RoutingModel, target_objects: Sequence[dict[str, Any]], 
     evaluator needs them to know which ports a port-less parentRef attaches to). With a
     ``profile`` whose implementation applies its own default retries to routes without a
     ``retry`` (Istio's GAMMA path), the target's outcomes include them.
+
+    ``covered`` (the self-check of ``convert``) says which differences a finding already
+    explains: those are counted, not listed, and a Service port whose differences are all
+    explained counts as settled for the symmetry shortcut, so a mesh-wide known loss (say,
+    default retries the target drops) is not re-proven on every Service.
     """
     objects = [*target_objects, *missing_services(model, target_objects)]
     target = TargetView(GatewayEvaluator(objects), implicit_retry(profile),
@@ -124,23 +133,32 @@ def verify_model(model: RoutingModel, target_objects: Sequence[dict[str, Any]], 
         report.services.append(key)
         report.services_checked += 1
         signature = memo.signature(key, run.source.tables_for(key)) if memo else None
+        if signature is not None and covered is not None:
+            # what the findings explain is part of what is reused
+            signature = (signature, covered(key, ("retry",)), covered(key, ("status",)))
         if memo is not None and memo.equivalent.get(signature):
             report.services_by_symmetry += 1
             continue
-        found = _check(key, run, report, max_witnesses_per_service)
+        found = _check(key, run, report, max_witnesses_per_service, covered)
         if memo is not None and signature is not None:
             memo.equivalent[signature] = not found
     return report
 
 
-def _check(key: ServiceKey, run: _Run, report: VerifyReport, limit: int | None) -> bool:
-    """Evaluate ``key``'s witness requests on both sides; True when some differ."""
+def _check(key: ServiceKey, run: _Run, report: VerifyReport, limit: int | None,
+           covered: Callable[[ServiceKey, tuple[str, ...]], bool] | None = None) -> bool:
+    """Evaluate ``key``'s witness requests on both sides; True when some differ (and are
+    not ``covered``)."""
     requests = run.requests(key)
     if limit is not None:
         requests = requests[:limit]
     report.requests_evaluated += len(requests)
     before = len(report.differences)
-    report.differences.extend(_compare(key, requests, run.source, run.target))
+    for diff in _compare(key, requests, run.source, run.target):
+        if covered is not None and covered(key, diff.aspects):
+            report.explained += 1
+        else:
+            report.differences.append(diff)
     return len(report.differences) > before
 
 
@@ -328,20 +346,30 @@ def attach_to_findings(report: VerifyReport, findings: Findings, model: RoutingM
     timeout or retry differs. Requests that differ the same way (same rules on both sides,
     same aspects) are reported once, naming the first of them.
     """
-    tables = _tables_by_service(model)
-    severity_by_object = _worst_severity_by_object(findings)
+    coverage = Coverage(findings, model)
     seen: dict[tuple[Any, ...], list[Difference]] = {}
-    covered: dict[tuple[ServiceKey, Severity], bool] = {}
     for diff in report.differences:
-        need = (diff.service, required_severity(diff.aspects))
-        if need not in covered:
-            covered[need] = _covered(need[1], tables.get(_ref(diff.service), []),
-                                     severity_by_object)
-        if not covered[need]:
+        if not coverage.covers(diff.service, diff.aspects):
             group = (diff.service, diff.source.rule, diff.target.rule, diff.aspects)
             seen.setdefault(group, []).append(diff)
     for diffs in seen.values():
-        _add_unreported(findings, diffs, tables.get(_ref(diffs[0].service), []))
+        _add_unreported(findings, diffs, coverage.tables.get(_ref(diffs[0].service), []))
+
+
+class Coverage:
+    """Which differences the findings explain (see :func:`attach_to_findings`)."""
+
+    def __init__(self, findings: Findings, model: RoutingModel) -> None:
+        self.tables = _tables_by_service(model)
+        self._worst = _worst_severity_by_object(findings)
+        self._memo: dict[tuple[ServiceKey, Severity], bool] = {}
+
+    def covers(self, service: ServiceKey, aspects: tuple[str, ...]) -> bool:
+        need = (service, required_severity(aspects))
+        if need not in self._memo:
+            self._memo[need] = _covered(need[1], self.tables.get(_ref(service), []),
+                                        self._worst)
+        return self._memo[need]
 
 
 def _tables_by_service(model: RoutingModel) -> dict[ServiceRef, list[RouteTable]]:
