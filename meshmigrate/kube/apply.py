@@ -117,7 +117,7 @@ def new_record(kube: Kube, plan: Plan, options: ApplyOptions) -> Record:
     opts = {"cutover": options.cutover, "wait_s": options.wait_s,
             "force_conflicts": options.force_conflicts}
     when = datetime.now(UTC)
-    return Record(new_id(when), when.strftime("%Y-%m-%dT%H:%M:%SZ"), kube.server, namespaces,
+    return Record(new_id(when), when.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), kube.server, namespaces,
                   entries, State.PLANNED, kube.context, opts)
 
 

@@ -363,7 +363,9 @@ class Journal:
                 continue
             found[migration_id] = merge(local, found[migration_id]) if (
                 migration_id in found) else local
-        return sorted(found.values(), key=lambda r: r.id, reverse=True)
+        # newest first by the record's microsecond time: IDs are only second-precise, and
+        # two migrations within one second would otherwise sort by their random suffix
+        return sorted(found.values(), key=lambda r: (r.time, r.id), reverse=True)
 
     def _cluster_records(self) -> list[Record]:
         if self.cluster is None:
