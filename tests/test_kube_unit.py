@@ -245,3 +245,17 @@ def test_progress_plain_lines_and_bar() -> None:
     silent = io.StringIO()
     Progress(silent, 5, "x", enabled=False).advance()
     assert silent.getvalue() == ""
+
+
+def test_latest_migration_is_the_newest_even_within_one_second(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from meshmigrate.kube.journal import Journal
+
+    store = LocalStore(tmp_path)
+    first = replace(_record(), id="20260101T000000Z-ffffff", time="2026-01-01T00:00:00.100000Z")
+    second = replace(_record(), id="20260101T000000Z-000000",
+                     time="2026-01-01T00:00:00.900000Z")
+    store.save(first)
+    store.save(second)
+    assert [r.id for r in Journal(store, None).records("https://k")] == [second.id, first.id]
