@@ -195,7 +195,7 @@ class Obj(Spec):
                 out.add((*path, key), f"required field is missing (expected {what})")
         keys = value.keys()
         for group in self.exclusive:
-            if len(keys & set(group)) > 1:  # cheap test first; most objects pass it
+            if group not in self.one_of and len(keys & set(group)) > 1:  # cheap test first; most objects pass it
                 self._count(value, group, path, out, needed=False)
         for group in self.one_of:
             if len(keys & set(group)) != 1:

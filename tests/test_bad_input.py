@@ -344,3 +344,52 @@ def test_no_c_stack_recursion_in_the_loader() -> None:
     with pytest.raises(InputError, match="nested more than"):
         list(parse_stream("[" * 100_000, "deep.yaml"))
     assert sys.getrecursionlimit() >= 1000
+
+
+REGEX_BOMB = """apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: shop}
+spec:
+  selector: {app: web}
+  ports: [{name: http, port: 8080}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: web, namespace: shop}
+spec:
+  hosts: [web]
+  http:
+  - match:
+    - uri: {regex: "/(a|b)*a(a|b){16}"}
+    route:
+    - destination: {host: web}
+  - match:
+    - uri: {prefix: /a}
+    route:
+    - destination: {host: web}
+"""
+
+
+def test_self_check_is_bounded_on_a_hostile_regex() -> None:
+    """A 19-character RE2 regex whose DFA has 2^17 states (RE2 itself matches it in linear
+    time) must not hang ``convert``. Fails today: the self-check's witness generation
+    (meshmigrate/semantics/witness.py, interegular) builds the DFA; {12} takes ~20 s, {20}
+    more than two minutes (issue 8 report)."""
+    class Deadline(BaseException):
+        """Not an Exception: nothing on the way may swallow it."""
+
+    def expired(signum: int, frame: Any) -> None:
+        raise Deadline
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(30)
+    try:
+        out, err = io.StringIO(), io.StringIO()
+        code = run(["convert", "-f", "-"], AppContext(stdin=io.StringIO(REGEX_BOMB),
+                                                       stdout=out, stderr=err))
+    except Deadline:
+        pytest.fail("convert took longer than 30 s on a 19-character regex")
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert code in (0, 1), err.getvalue()
