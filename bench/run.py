@@ -70,7 +70,7 @@ def _baseline(source: str, output: str, sink: str) -> dict[str, float]:
         "read_cpu": loaded["cpu"], "write_cpu": dumped["cpu"]}
 
 
-def _cli(args: list[str], sink: str) -> dict[str, float]:
+def _cli(args: list[str], sink: str) -> dict[str, Any]:
     sys.path.insert(0, str(ROOT))
     if os.environ.get("MESHMIGRATE_BENCH_GC_OFF"):
         import gc
@@ -79,11 +79,14 @@ def _cli(args: list[str], sink: str) -> dict[str, float]:
     from meshmigrate.cli import run
     from meshmigrate.cliutil import AppContext
 
-    result: dict[str, Any] = {}
+    codes: list[int] = []
+    stderr = io.StringIO()
     with open(sink, "w", encoding="utf-8") as out:
-        ctx = AppContext(stdin=io.StringIO(), stdout=out, stderr=io.StringIO())
-        result = _timed(lambda: result.setdefault("exit", run(args, ctx)))
-        result["exit"] = result.get("exit", 0)
+        ctx = AppContext(stdin=io.StringIO(), stdout=out, stderr=stderr)
+        result: dict[str, Any] = _timed(lambda: codes.append(run(args, ctx)))
+    result["exit"] = codes[0]
+    if codes[0] not in (0, 1):
+        result["error"] = stderr.getvalue().strip().splitlines()[-1][:200]
     return result
 
 
@@ -151,7 +154,8 @@ def measure(mode: str, source: str, output: str, scratch: str,
         return numbers
     numbers.update(json.loads(text.splitlines()[-1]))
     if numbers.get("exit") not in (None, 0, 1):
-        numbers["failed"] = f"exit {numbers['exit']} (over {limits.memory_gb:g} GB?)"
+        numbers["failed"] = (f"failed after {numbers['cpu']:.0f} s CPU: exit {numbers['exit']}"
+                             f" ({numbers.get('error', '')}; limit {limits.memory_gb:g} GB)")
     return numbers
 
 
