@@ -194,8 +194,8 @@ class Obj(Spec):
                 what = self.fields[key].what if key in self.fields else "a value"
                 out.add((*path, key), f"required field is missing (expected {what})")
         keys = value.keys()
-        for group in self.exclusive:
-            if group not in self.one_of and len(keys & set(group)) > 1:  # cheap test first; most objects pass it
+        for group in self.exclusive:  # the cheap key test first: most objects pass it
+            if group not in self.one_of and len(keys & set(group)) > 1:
                 self._count(value, group, path, out, needed=False)
         for group in self.one_of:
             if len(keys & set(group)) != 1:
