@@ -90,7 +90,8 @@ def _ports(table: RouteTable, info: ServiceInfo | None) -> list[int | None]:
     known = [p.port for p in info.ports] if info else []
     if not known:
         return list[int | None](mentioned) if mentioned else [None]
-    follows = any(d.port is None for r in table.rules for d in (*r.destinations, *r.mirrors))
+    follows = any(d.port is None for r in table.rules for d in r.destinations) or any(
+        m.port is None for r in table.rules for m in r.mirrors)
     grpc_mix = len({p.is_grpc for p in info.ports}) > 1 if info else False
     if mentioned or grpc_mix or (follows and len(known) > 1):
         return list[int | None](sorted(set(known) | set(mentioned)))

@@ -73,7 +73,7 @@ CATALOGUE: dict[str, tuple[Severity, str]] = {
     "RETRY_DROPPED": (W, "retry policy not available for this target"),
     "RETRY_APPROXIMATED": (W, "retry conditions approximated"),
     "DEFAULT_RETRIES_LOST": (W, "the source mesh's default retries are not kept by this target"),
-    "TARGET_DEFAULT_RETRIES_ADDED": (W, "the target mesh retries by default where the source did not"),
+    "TARGET_DEFAULT_RETRIES_ADDED": (W, "the target retries by default where the source did not"),
     "MIRROR_DROPPED": (E, "mirroring not available for this target"),
     "CORS_DROPPED": (W, "CORS policy not available for this target"),
     "CORS_APPROXIMATED": (W, "CORS policy approximated"),

@@ -74,6 +74,44 @@ def _compiled(regex: str, ignore_case: bool) -> re.Pattern[str] | None:
         return None
 
 
+#: Work budget (automaton transitions explored) for one automaton operation. RE2-style
+#: regexes such as ``(a|b)*a(a|b){20}`` match in linear time but have a DFA of 2^20
+#: states; past the budget the operation gives up (deterministically) and the textual
+#: samples stand in for the exact regions.
+AUTOMATON_BUDGET = 200_000
+
+
+class _OverBudget(Exception):
+    pass
+
+
+_spent = [0]
+_real_crawl = interegular.fsm.crawl
+
+
+def _budgeted_crawl(alphabet: Any, initial: Any, final: Any, follow: Any) -> Any:
+    def counted(state: Any, transition: Any) -> Any:
+        # a determinized state is a set of sub-states: following it costs its size
+        _spent[0] += 1 + (len(state) if isinstance(state, frozenset | set | tuple) else 0)
+        if _spent[0] > AUTOMATON_BUDGET:
+            raise _OverBudget
+        return follow(state, transition)
+
+    return _real_crawl(alphabet, initial, final, counted)  # type: ignore[no-untyped-call]
+
+
+interegular.fsm.crawl = _budgeted_crawl  # every FSM construction goes through crawl()
+
+
+def _within_budget(build: Any) -> Any:
+    """Run one automaton operation with a fresh budget; None when it runs out."""
+    _spent[0] = 0
+    try:
+        return build()
+    except _OverBudget:
+        return None
+
+
 @lru_cache(maxsize=2048)
 def _fsm(regex: str, ignore_case: bool) -> Any:
     """The DFA of a full-match regex, or None if ``interegular`` cannot build it."""
@@ -82,8 +120,11 @@ def _fsm(regex: str, ignore_case: bool) -> Any:
     flags, body = split_global_flags(regex)
     body = _strip_anchors(body)
     flags += "i" if ignore_case and "i" not in flags else ""
+    pattern = f"(?{flags}){body}" if flags else body
     try:
-        return interegular.parse_pattern(f"(?{flags}){body}" if flags else body).to_fsm()
+        return _within_budget(lambda: interegular.parse_pattern(pattern).to_fsm())
+    except MemoryError:
+        raise
     except Exception:  # the library raises several types (Unsupported, InvalidSyntax, ...)
         return None
 
@@ -101,7 +142,7 @@ def _strip_anchors(body: str) -> str:
 @lru_cache(maxsize=2048)
 def _in_domain(regex: str, ignore_case: bool, domain: str) -> Any:
     fsm, dom = _fsm(regex, ignore_case), _fsm(domain, False)
-    return None if fsm is None else fsm & dom
+    return None if fsm is None or dom is None else _within_budget(lambda: fsm & dom)
 
 
 def _shortest(fsm: Any) -> str | None:
@@ -147,11 +188,14 @@ def _region(a: _Cond, b: _Cond | None, mode: str, domain: str) -> str | None:
     if fa is None:
         return None
     if b is None:
-        return _shortest(fa if mode == "both" else _fsm(domain, False) - fa)
+        whole = _fsm(domain, False)
+        region = fa if mode == "both" else _within_budget(lambda: whole - fa)
+        return None if region is None else _shortest(region)
     fb = _in_domain(b.regex, b.ignore_case, domain)
     if fb is None:
         return None
-    return _shortest(fa & fb if mode == "both" else fa - fb)
+    region = _within_budget(lambda: fa & fb if mode == "both" else fa - fb)
+    return None if region is None else _shortest(region)
 
 
 # --------------------------------------------------------------------------- covering
