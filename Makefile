@@ -7,7 +7,7 @@ test:
 	python3 -m pytest
 
 check:
-	python3 -m ruff check meshmigrate converters tests
+	python3 -m ruff check meshmigrate converters tests scripts bench
 	python3 -m mypy
 
 example:
