@@ -10,18 +10,14 @@ pod of the Service).
 
 from __future__ import annotations
 
-import hashlib
-import re
 from collections import Counter
-from collections.abc import Mapping
 
 from converters.appmesh.env import Env, Obj, object_ref
 from converters.appmesh.hosts import service_port
 from converters.appmesh.nodes import Node
 from meshmigrate.fields import View
 from meshmigrate.model import Destination, Provenance, ServiceInfo, ServiceRef, SubsetService
-
-_MAX_NAME = 63
+from meshmigrate.subsets import place_subset_service
 
 
 class Targets:
@@ -90,7 +86,7 @@ class Targets:
 
     def _subset_service(self, node: Node, parent: ServiceInfo, subset: str,
                         labels: tuple[tuple[str, str], ...]) -> ServiceRef:
-        ref, create = _place(parent, subset, labels, self.env.ctx.model.services)
+        ref, create = place_subset_service(parent, subset, labels, self.env.ctx.model.services)
         shown = ",".join(f"{k}={v}" for k, v in labels)
         where = ("spec", "podSelector", "matchLabels")
         self.env.report("SHARED_HOSTNAME_SPLIT", node.obj, where,
@@ -106,27 +102,4 @@ class Targets:
         return ref
 
 
-def _place(parent: ServiceInfo, subset: str, labels: tuple[tuple[str, str], ...],
-           services: Mapping[ServiceRef, ServiceInfo]) -> tuple[ServiceRef, bool]:
-    """The per-node Service ``<parent>-<subset>`` and whether it must be created: a Service
-    of that name in the input is used as it is when it selects exactly these pods (the
-    parent's selector plus ``labels``), else the name gets a hash."""
-    selector = tuple(sorted({**dict(parent.selector or ()), **dict(labels)}.items()))
-    ref = parent.ref
-    for hashed in (False, True):
-        ref = ServiceRef(parent.ref.namespace, _name(parent.ref.name, subset, hashed))
-        existing = services.get(ref)
-        if existing is None:
-            return ref, True
-        if existing.selector == selector:
-            return ref, False
-    return ref, True
 
-
-def _name(parent: str, subset: str, hashed: bool) -> str:
-    raw = f"{parent}-{subset}"
-    name = re.sub(r"-{2,}", "-", re.sub(r"[^a-z0-9-]", "-", raw.lower())).strip("-")
-    if not hashed and len(name) <= _MAX_NAME:
-        return name
-    digest = hashlib.sha256(raw.encode()).hexdigest()[:8]
-    return f"{name[:_MAX_NAME - 9].rstrip('-')}-{digest}"

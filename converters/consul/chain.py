@@ -20,9 +20,10 @@ from dataclasses import dataclass, replace
 from converters.consul.env import Entry, Env
 from converters.consul.headers import merged
 from converters.consul.spec import Hop, Resolver, Split, Subset
-from converters.consul.subsets import filter_labels, subset_service
+from converters.consul.subsets import filter_labels
 from meshmigrate.model import Destination, Provenance, ServiceRef, SubsetService
 from meshmigrate.sources import FieldPath
+from meshmigrate.subsets import place_subset_service
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +127,7 @@ class Chain:
         self._report(where, "SUBSET_FILTER_AS_LABELS",
                      f"subset {subset.name!r} selects pods labelled {shown}: this assumes the "
                      "Consul service metadata equals the pod labels")
-        ref, create = subset_service(info, subset.name, labels, self.env.ctx.model.services)
+        ref, create = place_subset_service(info, subset.name, labels, self.env.ctx.model.services)
         if create:
             self._add(SubsetService(ref, parent, subset.name, labels,
                                     Provenance(where.entry.doc, where.path)), shown, where)
