@@ -15,6 +15,7 @@ never with a second pass over the objects.
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import sys
@@ -283,8 +284,10 @@ def _os_reason(exc: OSError) -> str:
     return (exc.strerror or "cannot read").lower() if exc.strerror else "cannot read"
 
 
+@functools.lru_cache(maxsize=1024)
 def display_name(path: str) -> str:
-    """A path as shown in messages: relative to the working directory when below it."""
+    """A path as shown in messages: relative to the working directory when below it
+    (cached: every finding of a file asks)."""
     try:
         return os.path.relpath(path) if not path.startswith("<") else path
     except ValueError:
