@@ -105,6 +105,8 @@ _META = set(".^$*+?()[]{}|\\")
 
 def literal_head(pattern: str) -> str:
     """The literal text every match of ``pattern`` starts with ('' when unknown)."""
+    if re.search(r"(?<!\\)\|", pattern):
+        return ""  # an alternation: the branches need not share a head
     out: list[str] = []
     i = 0
     while i < len(pattern):
