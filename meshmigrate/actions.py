@@ -9,7 +9,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from meshmigrate.compile import CompiledRoute, CompiledRule
+from meshmigrate.compile import CompiledRoute
 from meshmigrate.findings import Findings
 from meshmigrate.gmatch import EXACT, PREFIX, REGEX, GMatch
 from meshmigrate.model import (
@@ -152,7 +152,7 @@ def _header_ops(ops: HeaderOps) -> Obj:
 
 
 # --- rewrite --------------------------------------------------------------------------
-def rewrite_path(rule: Rule, crule: CompiledRule, match: GMatch | None,
+def rewrite_path(rule: Rule, match: GMatch | None,
                  ctx: RuleContext) -> Obj | None:
     """The URLRewrite path modifier for one match of ``rule``, or None.
 

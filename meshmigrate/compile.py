@@ -382,4 +382,4 @@ def _report(findings: Findings, table: RouteTable, code: str, message: str,
         findings.add(code, None, (), message)
 
 
-__all__ = ["EXACT", "CompiledRoute", "CompiledRule", "compile_model"]
+__all__ = ["CompiledRoute", "CompiledRule", "compile_model"]

@@ -137,7 +137,7 @@ def _route_object(route: CompiledRoute, kind: str, rules: list[Obj], index: int,
                   ctx: RuleContext) -> Obj:
     table = route.table
     name = table.name or table.service.name
-    if route.port is not None and _split_by_port(route, ctx):
+    if route.port is not None and route.table.port is None:  # split here by port
         name = f"{name}-{route.port}"
     if index:
         name = f"{name}-{index}"
@@ -156,9 +156,6 @@ def _route_object(route: CompiledRoute, kind: str, rules: list[Obj], index: int,
                                  dict(table.annotations)),
             "spec": {"parentRefs": [parent], "rules": rules}}
 
-
-def _split_by_port(route: CompiledRoute, ctx: RuleContext) -> bool:
-    return route.table.port is None
 
 
 def _split(rules: list[Obj]) -> list[list[Obj]]:
@@ -249,7 +246,7 @@ def _rewrite_or_redirect(rule: Rule, match: Any, ctx: RuleContext) -> list[Obj]:
     rewrite: Obj = {}
     if rule.rewrite_host:
         rewrite["hostname"] = rule.rewrite_host
-    path = actions.rewrite_path(rule, CompiledRule([], rule, 0), match, ctx)
+    path = actions.rewrite_path(rule, match, ctx)
     if path:
         rewrite["path"] = path
     if not rewrite:
