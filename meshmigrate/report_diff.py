@@ -46,7 +46,8 @@ def render_trace_text(result: dict[str, Any]) -> str:
 
 
 def difference_lines(diff: Difference) -> list[str]:
-    return [f"{describe_request(diff.request)}: {', '.join(diff.aspects)}",
+    more = f" (and {diff.count - 1} more requests alike)" if diff.count > 1 else ""
+    return [f"{describe_request(diff.request)}{more}: {', '.join(diff.aspects)}",
             f"    source: {describe_outcome(diff.source)}",
             f"    target: {describe_outcome(diff.target)}"]
 
@@ -62,8 +63,11 @@ def describe_outcome(outcome: Outcome) -> str:
 
 
 def verify_summary(report: VerifyReport) -> str:
+    count = report.differing_requests
     verdict = ("equivalent" if report.equivalent
-               else f"{len(report.differences)} requests differ")
+               else f"{count} request{'s' if count != 1 else ''} differ"
+                    f"{'s' if count == 1 else ''} ({len(report.differences)} "
+                    f"way{'s' if len(report.differences) != 1 else ''})")
     return (f"{verdict} ({report.services_checked} service ports, "
             f"{report.requests_evaluated} requests checked)")
 

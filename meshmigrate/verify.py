@@ -11,19 +11,24 @@ Services.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from itertools import islice
 from typing import Any
 
 from meshmigrate.findings import Findings, Severity
 from meshmigrate.linkerd_annotations import read_policy
 from meshmigrate.model import Provenance, RouteTable, RoutingModel, ServiceInfo, ServiceRef
-from meshmigrate.semantics.atoms import Atoms
 from meshmigrate.semantics.gateway import GatewayEvaluator
 from meshmigrate.semantics.outcome import Outcome, Request, Retry, ServiceKey, differences
-from meshmigrate.semantics.source import SourceEvaluator, rule_label
-from meshmigrate.semantics.witness import witnesses
+from meshmigrate.semantics.source import SourceEvaluator, rule_label, service_atoms
 from meshmigrate.targets import Profile
+from meshmigrate.verify_cells import (
+    PathReaders,
+    evaluated,
+    source_path_readers,
+    target_path_readers,
+)
 from meshmigrate.verify_memo import Memo
 
 #: A namespace no configuration mentions: stands for "any other client".
@@ -34,20 +39,27 @@ UNRELATED_NAMESPACE = "meshmigrate-other-clients"
 SOFT_ASPECTS = frozenset({"timeout", "retry"})
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Difference:
-    """One request whose outcome differs between the source and the target."""
+    """Requests whose outcome differs between the source and the target *the same way*:
+    the same Service port, decided by the same rule on each side, the same aspects differ.
+    ``request`` (with its two outcomes) is the first of them in evaluation order; ``count``
+    says how many witness requests differed this way."""
 
     service: ServiceKey
     request: Request
     source: Outcome
     target: Outcome
     aspects: tuple[str, ...]
+    count: int = 1
+
+    def group(self) -> tuple[ServiceKey, str | None, str | None, tuple[str, ...]]:
+        return (self.service, self.source.rule, self.target.rule, self.aspects)
 
     def to_json(self) -> dict[str, Any]:
         return {"service": str(self.service), "request": request_json(self.request),
-                "aspects": list(self.aspects), "source": self.source.to_json(),
-                "target": self.target.to_json()}
+                "aspects": list(self.aspects), "count": self.count,
+                "source": self.source.to_json(), "target": self.target.to_json()}
 
 
 @dataclass
@@ -63,14 +75,30 @@ class VerifyReport:
     services_by_symmetry: int = 0
     #: Differences a finding already explains (counted, not listed; self-check only).
     explained: int = 0
+    _groups: dict[tuple[Any, ...], Difference] = field(default_factory=dict, repr=False)
 
     @property
     def equivalent(self) -> bool:
         return not self.differences
 
+    @property
+    def differing_requests(self) -> int:
+        """Witness requests that differ (every request of every listed difference)."""
+        return sum(d.count for d in self.differences)
+
+    def add(self, diff: Difference) -> None:
+        """List ``diff``, or count it in the listed difference of its group."""
+        known = self._groups.get(diff.group())
+        if known is None:
+            self._groups[diff.group()] = diff
+            self.differences.append(diff)
+        else:
+            known.count += diff.count
+
     def to_json(self) -> dict[str, Any]:
         return {"equivalent": self.equivalent, "services_checked": self.services_checked,
                 "requests_evaluated": self.requests_evaluated,
+                "differing_requests": self.differing_requests,
                 "services_by_symmetry": self.services_by_symmetry,
                 "differences": [d.to_json() for d in self.differences]}
 
@@ -109,9 +137,11 @@ def verify_model(model: RoutingModel, target_objects: Sequence[dict[str, Any]], 
                  max_witnesses_per_service: int | None = None,
                  profile: Profile | None = None,
                  covered: Callable[[ServiceKey, tuple[str, ...]], bool] | None = None,
+                 exhaustive: bool = False,
                  ) -> VerifyReport:
     """Compare the model (source semantics) with Gateway API objects on witness requests
-    for every Service port either side routes.
+    for every Service port either side routes (one path per path class unless
+    ``exhaustive``: :mod:`meshmigrate.verify_cells`).
 
     The input's Services are added to the target objects when missing (the Gateway API
     evaluator needs them to know which ports a port-less parentRef attaches to). With a
@@ -126,7 +156,8 @@ def verify_model(model: RoutingModel, target_objects: Sequence[dict[str, Any]], 
     objects = [*target_objects, *missing_services(model, target_objects)]
     target = TargetView(GatewayEvaluator(objects), implicit_retry(profile),
                         annotation_policies(objects, profile))
-    run = _Run(SourceEvaluator(model), target, consumer_index(objects), client_namespaces)
+    run = _Run(SourceEvaluator(model), target, consumer_index(objects), client_namespaces,
+               target_path_readers(objects), exhaustive)
     memo = Memo(model, objects) if max_witnesses_per_service is None else None
     report = VerifyReport()
     for key in sorted(set(run.source.services()) | set(target.evaluator.services())):
@@ -149,41 +180,45 @@ def _check(key: ServiceKey, run: _Run, report: VerifyReport, limit: int | None,
            covered: Callable[[ServiceKey, tuple[str, ...]], bool] | None = None) -> bool:
     """Evaluate ``key``'s witness requests on both sides; True when some differ (and are
     not ``covered``)."""
-    requests = run.requests(key)
-    if limit is not None:
-        requests = requests[:limit]
-    report.requests_evaluated += len(requests)
-    before = len(report.differences)
-    for diff in _compare(key, requests, run.source, run.target):
-        if covered is not None and covered(key, diff.aspects):
+    found = False
+    for request, src, tgt in islice(run.evaluated(key), limit):
+        report.requests_evaluated += 1
+        if _same(src, tgt):
+            continue
+        aspects = _aspects(src, tgt)
+        if not aspects:
+            continue
+        if covered is not None and covered(key, aspects):
             report.explained += 1
         else:
-            report.differences.append(diff)
-    return len(report.differences) > before
-
-
-_ANY_SERVICE = ServiceKey("meshmigrate-witness", "service", 0)
+            report.add(Difference(key, request, src, tgt, aspects))
+            found = True
+    return found
 
 
 @dataclass
 class _Run:
-    """One verification: both evaluators, the consumer-route index and a witness cache
-    (services whose conditions are the same share their witness shapes)."""
+    """One verification: both evaluators, the consumer-route index and which rules of the
+    target read the request path."""
 
     source: SourceEvaluator
     target: TargetView
     consumers: dict[tuple[str, str], set[str]]
     fixed_namespaces: Sequence[str] | None
-    shapes: dict[Atoms, list[Request]] = field(default_factory=dict)
+    target_readers: frozenset[str]
+    exhaustive: bool = False
 
-    def requests(self, key: ServiceKey) -> list[Request]:
-        """Witness requests for ``key`` from each relevant client namespace, the
-        Service's own namespace first."""
-        atoms = self.source.atoms(key) | self.target.evaluator.atoms(key)
-        if atoms not in self.shapes:
-            self.shapes[atoms] = witnesses(_ANY_SERVICE, atoms, [_ANY_SERVICE.namespace])
-        return [replace(r, service=key, client_namespace=ns)
-                for ns in self.namespaces(key) for r in self.shapes[atoms]]
+    def evaluated(self, key: ServiceKey) -> Iterator[tuple[Request, Outcome, Outcome]]:
+        """Witness requests for ``key`` with both outcomes, from each relevant client
+        namespace, the Service's own namespace first."""
+        tables = self.source.tables_for(key)
+        atoms = service_atoms(tables) | self.target.evaluator.atoms(key)
+        readers = PathReaders(source_path_readers(tables), self.target_readers)
+        return evaluated(key, atoms, self.namespaces(key), self.evaluate, readers,
+                         exhaustive=self.exhaustive)
+
+    def evaluate(self, request: Request) -> tuple[Outcome, Outcome]:
+        return self.source.evaluate(request), self.target.evaluate(request)
 
     def namespaces(self, key: ServiceKey) -> list[str]:
         """The Service's namespace, every consumer namespace either side involves, and one
@@ -252,17 +287,6 @@ def implicit_retry(profile: Profile | None) -> Retry | None:
     if profile is not None and profile.keeps_source_default_retries:
         return Retry(attempts=2)
     return None
-
-
-def _compare(key: ServiceKey, requests: Iterable[Request], source: SourceEvaluator,
-             target: TargetView) -> Iterable[Difference]:
-    for request in requests:
-        src, tgt = source.evaluate(request), target.evaluate(request)
-        if _same(src, tgt):
-            continue
-        aspects = _aspects(src, tgt)
-        if aspects:
-            yield Difference(key, request, src, tgt, aspects)
 
 
 def _aspects(a: Outcome, b: Outcome) -> tuple[str, ...]:
@@ -417,7 +441,8 @@ def _add_unreported(findings: Findings, diffs: list[Difference],
                     tables: list[RouteTable]) -> None:
     first = diffs[0]
     origin = origin_in_tables(first.source.rule, tables)
-    more = f" (and {len(diffs) - 1} more requests)" if len(diffs) > 1 else ""
+    total = sum(d.count for d in diffs)
+    more = f" (and {total - 1} more requests)" if total > 1 else ""
     message = (f"{describe_request(first.request)}{more}: {', '.join(first.aspects)} "
                f"differ{'s' if len(first.aspects) == 1 else ''} "
                f"(source {summarize(first.source)}; target {summarize(first.target)})")

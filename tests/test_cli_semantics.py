@@ -124,7 +124,12 @@ def test_verify_json_lists_each_difference() -> None:
     assert code == 1 and doc["equivalent"] is False
     assert doc["services_checked"] == 1 and doc["requests_evaluated"] > 0
     first = doc["differences"][0]
-    assert set(first) == {"service", "request", "aspects", "source", "target"}
+    assert set(first) == {"service", "request", "aspects", "count", "source", "target"}
+    # one entry per way of differing; count says how many witness requests differ that way
+    assert doc["differing_requests"] == sum(d["count"] for d in doc["differences"])
+    groups = {(d["service"], d["source"]["rule"], d["target"]["rule"], tuple(d["aspects"]))
+              for d in doc["differences"]}
+    assert len(groups) == len(doc["differences"])
     assert set(first["source"]) == OUTCOME_KEYS == set(first["target"])
     assert first["request"]["url"].startswith("http://reviews.bookinfo:9080/")
 

@@ -1,0 +1,169 @@
+"""Path classes (meshmigrate.verify_cells): evaluating one path per class finds exactly the
+differences the full cross product of witness requests finds — on every golden case, on
+deliberately broken translations of them, and on random VirtualServices."""
+
+from __future__ import annotations
+
+import copy
+import io
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+
+from meshmigrate.model import RoutingModel
+from meshmigrate.pipeline import ConvertOptions, convert_documents
+from meshmigrate.semantics.atoms import PathAtom
+from meshmigrate.sources import parse_stream
+from meshmigrate.targets import Profile
+from meshmigrate.verify import VerifyReport, verify_model
+from meshmigrate.verify_cells import path_classes, target_path_readers
+from tests.golden import cases
+from tests.test_property_verify import DESTINATION_RULE, SERVICES, virtual_service
+
+Group = tuple[str, str | None, str | None, tuple[str, ...]]
+
+
+def groups(report: VerifyReport) -> set[Group]:
+    return {(str(d.service), d.source.rule, d.target.rule, d.aspects)
+            for d in report.differences}
+
+
+def options_from(args: list[str]) -> ConvertOptions:
+    options = ConvertOptions(verify=False)
+    flags = dict(zip(args[::2], args[1::2], strict=True))
+    options.target = flags.get("--target", options.target)
+    options.channel = flags.get("--channel", options.channel)
+    return options
+
+
+def broken(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A wrong translation, so that differences of every kind show up: backendRefs rotated
+    between rules, each rule's last match dropped, prefix rewrites turned into full-path
+    rewrites, and every other PathPrefix turned into an Exact match."""
+    out = copy.deepcopy(objects)
+    for obj in out:
+        rules = (obj.get("spec") or {}).get("rules")
+        if obj.get("kind") not in ("HTTPRoute", "GRPCRoute") or not isinstance(rules, list):
+            continue
+        refs = [rule.get("backendRefs") for rule in rules]
+        for index, rule in enumerate(rules):
+            if refs[(index + 1) % len(rules)] is not None and rule.get("backendRefs"):
+                rule["backendRefs"] = refs[(index + 1) % len(rules)]
+            if len(rule.get("matches") or []) > 1:
+                rule["matches"].pop()
+            for match in (rule.get("matches") or [])[index % 2::2]:
+                if (match.get("path") or {}).get("type") == "PathPrefix":
+                    match["path"]["type"] = "Exact"
+            for filt in rule.get("filters") or []:
+                path = (filt.get("urlRewrite") or {}).get("path") or {}
+                if path.get("type") == "ReplacePrefixMatch":
+                    filt["urlRewrite"]["path"] = {"type": "ReplaceFullPath",
+                                                  "replaceFullPath": path["replacePrefixMatch"]}
+    return out
+
+
+def assert_same_groups(model: RoutingModel, objects: list[dict[str, Any]],
+                       profile: Profile) -> VerifyReport:
+    fast = verify_model(model, objects, profile=profile)
+    full = verify_model(model, objects, profile=profile, exhaustive=True)
+    assert groups(fast) == groups(full)
+    assert fast.requests_evaluated <= full.requests_evaluated
+    return fast
+
+
+def convert_text(text: str, options: ConvertOptions) -> tuple[RoutingModel, list[Any]]:
+    result = convert_documents(list(parse_stream(io.StringIO(text), "case.yaml")), options)
+    return result.model, result.objects
+
+
+@pytest.mark.parametrize("path", cases(), ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_golden_cases_same_differences(path: Any) -> None:
+    case = yaml.safe_load(path.read_text())
+    options = options_from(case.get("args") or [])
+    try:
+        model, objects = convert_text(case["input"], options)
+    except Exception:  # the bad-input cases: nothing to verify
+        return
+    assert_same_groups(model, objects, options.profile())
+    assert_same_groups(model, broken(objects), options.profile())
+
+
+@pytest.mark.slow
+@settings(max_examples=60, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(vs=virtual_service)
+def test_random_virtual_services_same_differences(vs: dict[str, Any]) -> None:
+    text = yaml.safe_dump_all([*SERVICES, DESTINATION_RULE, vs], sort_keys=False)
+    options = ConvertOptions(verify=False)
+    model, objects = convert_text(text, options)
+    assert_same_groups(model, objects, options.profile())
+    assert_same_groups(model, broken(objects), options.profile())
+
+
+def test_broken_translations_do_differ() -> None:
+    """The comparison above is not vacuous: a reversed order is caught, by far fewer
+    requests than the cross product."""
+    vs = {"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+          "metadata": {"name": "web", "namespace": "shop"},
+          "spec": {"hosts": ["web"], "http": [
+              {"match": [{"uri": {"prefix": "/a"}}], "rewrite": {"uri": "/v2"},
+               "route": [{"destination": {"host": "a"}}]},
+              {"match": [{"uri": {"prefix": "/a/b"}}, {"headers": {"x-h": {"exact": "1"}}}],
+               "route": [{"destination": {"host": "b"}}]}]}}
+    text = yaml.safe_dump_all([*SERVICES, vs], sort_keys=False)
+    options = ConvertOptions(target="istio", verify=False)
+    model, objects = convert_text(text, options)
+    good = assert_same_groups(model, objects, options.profile())
+    fast = assert_same_groups(model, broken(objects), options.profile())
+    assert groups(fast) - groups(good)
+    full = verify_model(model, broken(objects), profile=options.profile(), exhaustive=True)
+    assert fast.requests_evaluated < full.requests_evaluated
+    assert fast.differing_requests <= full.differing_requests
+
+
+def test_path_classes_group_paths_alike_for_every_condition() -> None:
+    atoms = frozenset({PathAtom("prefix", "/a"), PathAtom("segment_prefix", "/a"),
+                       PathAtom("exact", "/a/b"), PathAtom("regex", "/a/[0-9]+")})
+    classes = path_classes(atoms, False)
+    seen: set[tuple[bool, ...]] = set()
+    for group in classes:
+        truth = {tuple(a.matches(p) for a in sorted(atoms)) for p in group}
+        assert len(truth) == 1  # one class: every condition alike on all its paths
+        assert not truth & seen  # and classes are distinct
+        seen |= truth
+    # a string-prefix-only path (/ax), /a itself, /a/b, and a path no condition accepts
+    assert {(True, False, False, False), (True, True, True, False), (True, True, False, True),
+            (False, False, False, False)} <= {
+        tuple(a.matches(group[0]) for a in (PathAtom("prefix", "/a"),
+                                            PathAtom("segment_prefix", "/a"),
+                                            PathAtom("exact", "/a"), PathAtom("exact", "/a/b")))
+        for group in classes}
+
+
+def test_target_path_readers_use_the_evaluator_labels() -> None:
+    """A rewrite rule's label, as the Gateway API evaluator writes it in outcomes."""
+    text = yaml.safe_dump_all([*SERVICES, {
+        "apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+        "metadata": {"name": "web", "namespace": "shop"},
+        "spec": {"hosts": ["web"], "http": [
+            {"match": [{"uri": {"prefix": "/a/"}}], "rewrite": {"uri": "/b/"},
+             "route": [{"destination": {"host": "a"}}]},
+            {"match": [{"uri": {"exact": "/old"}}], "redirect": {"uri": "/new"}},
+            {"route": [{"destination": {"host": "web"}}]}]}}], sort_keys=False)
+    options = ConvertOptions(target="istio", verify=False)
+    model, objects = convert_text(text, options)
+    readers = target_path_readers(objects)
+    report = verify_model(model, objects, profile=options.profile(), exhaustive=True,
+                          client_namespaces=["shop"])
+    assert report.equivalent and len(readers) == 2
+    from meshmigrate.semantics.gateway import GatewayEvaluator
+    from meshmigrate.semantics.outcome import Request, ServiceKey
+    evaluator = GatewayEvaluator(objects)
+    svc = ServiceKey("shop", "web", 8080)
+    rewrote = evaluator.evaluate(Request(svc, "/a/x", client_namespace="shop"))
+    moved = evaluator.evaluate(Request(svc, "/old", client_namespace="shop"))
+    plain = evaluator.evaluate(Request(svc, "/z", client_namespace="shop"))
+    assert rewrote.path == "/b/x" and moved.redirect is not None
+    assert {rewrote.rule, moved.rule} == readers and plain.rule not in readers
