@@ -167,7 +167,7 @@ def verify_model(model: RoutingModel, target_objects: Sequence[dict[str, Any]], 
         if signature is not None and covered is not None:
             # what the findings explain is part of what is reused
             signature = (signature, covered(key, ("retry",)), covered(key, ("status",)))
-        if memo is not None and memo.equivalent.get(signature):
+        if memo is not None and memo.lookup(signature):
             report.services_by_symmetry += 1
             continue
         found = _check(key, run, report, max_witnesses_per_service, covered)

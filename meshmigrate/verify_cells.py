@@ -31,13 +31,13 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
-from meshmigrate.model import RouteTable
+from meshmigrate.model import RouteTable, Rule
 from meshmigrate.semantics.atoms import Atoms, PathAtom
 from meshmigrate.semantics.outcome import Outcome, Request, ServiceKey
-from meshmigrate.semantics.source import rule_label
+from meshmigrate.semantics.source import rule_label, service_atoms
 from meshmigrate.semantics.witness import path_samples, witnesses
 
-__all__ = ["PathReaders", "evaluated", "path_classes", "variants"]
+__all__ = ["PathReaders", "evaluated", "path_classes", "source_match_atoms", "variants"]
 
 #: A stand-in Service for cached request shapes (replaced per Service port).
 _ANY_SERVICE = ServiceKey("meshmigrate-witness", "service", 0)
@@ -62,12 +62,21 @@ def _predicate(atom: PathAtom) -> Callable[[str], bool]:
 def path_classes(paths: frozenset[PathAtom], grpc: bool) -> tuple[tuple[str, ...], ...]:
     """The witness path samples for these conditions, grouped by the truth value of every
     condition (each group sorted; groups in the order of their first sample)."""
+    return tuple(samples for _, samples in _classes(paths, grpc))
+
+
+@lru_cache(maxsize=_CACHE)
+def _classes(paths: frozenset[PathAtom], grpc: bool
+             ) -> tuple[tuple[frozenset[PathAtom], tuple[str, ...]], ...]:
+    """Path classes with the set of conditions true on each."""
     samples = path_samples(Atoms(paths=paths, grpc=grpc))
-    tests = [_predicate(atom) for atom in sorted(paths)]
+    ordered = sorted(paths)
+    tests = [_predicate(atom) for atom in ordered]
     groups: dict[tuple[bool, ...], list[str]] = {}
     for sample in samples:
         groups.setdefault(tuple(test(sample) for test in tests), []).append(sample)
-    return tuple(tuple(group) for group in groups.values())
+    return tuple((frozenset(a for a, hit in zip(ordered, truth, strict=True) if hit),
+                  tuple(group)) for truth, group in groups.items())
 
 
 @lru_cache(maxsize=_CACHE)
@@ -142,17 +151,35 @@ Evaluated = tuple[Request, Outcome, Outcome]
 
 def evaluated(service: ServiceKey, atoms: Atoms, namespaces: Sequence[str],
               evaluate: Evaluate, readers: PathReaders, *,
+              matches: Sequence[Atoms] | None = None,
               exhaustive: bool = False) -> Iterator[Evaluated]:
     """Each needed witness request for ``service`` with its source and target outcomes (see
-    the module docstring), per client namespace in the given order. Deterministic."""
+    the module docstring), per client namespace in the given order. Deterministic.
+
+    ``matches`` (each match block of either side as its own atoms) narrows the variants of
+    a path class to the conditions of the match blocks that can apply on it (their path
+    condition holds there, or they have none): no other block can match a request with that
+    path, so the others' header, query, method and host conditions cannot change which
+    rule decides it."""
     if exhaustive:
         yield from _exhaustive(service, atoms, namespaces, evaluate)
         return
-    classes = path_classes(atoms.paths, atoms.grpc)
-    shapes = variants(replace(atoms, paths=frozenset()))
+    every = variants(replace(atoms, paths=frozenset()))
+    classes = [(samples, every if matches is None else _narrowed(atoms, true, matches))
+               for true, samples in _classes(atoms.paths, atoms.grpc)]
     for namespace in namespaces:
-        for samples in classes:
+        for samples, shapes in classes:
             yield from _one_class(service, samples, shapes, namespace, evaluate, readers)
+
+
+def _narrowed(atoms: Atoms, true: frozenset[PathAtom],
+              matches: Sequence[Atoms]) -> tuple[Request, ...]:
+    """The variants for a path class on which the path conditions ``true`` hold."""
+    found = Atoms(hosts=atoms.hosts, grpc=atoms.grpc)  # route hostnames are not per match
+    for match in matches:
+        if not match.paths or match.paths & true:
+            found = found | replace(match, paths=frozenset())
+    return variants(found)
 
 
 def _one_class(service: ServiceKey, samples: tuple[str, ...], shapes: tuple[Request, ...],
@@ -180,3 +207,14 @@ def _exhaustive(service: ServiceKey, atoms: Atoms, namespaces: Sequence[str],
         for shape in shapes:
             request = _at(shape, service, shape.path, namespace)
             yield (request, *evaluate(request))
+
+
+def source_match_atoms(tables: Iterable[RouteTable]) -> list[Atoms]:
+    """Each match block of the source tables as its own atoms (for :func:`evaluated`)."""
+    out: list[Atoms] = []
+    for table in tables:
+        for rule in table.rules:
+            out += [service_atoms([RouteTable(table.service, (Rule(matches=(match,)),),
+                                              protocol=table.protocol)])
+                    for match in rule.matches]
+    return out

@@ -13,6 +13,11 @@ values) is kept as written.
 
 Only "no difference" is reused; a Service port with differences is always evaluated, so
 every difference is reported with its own requests.
+
+A signature costs about as much as verifying a small Service port, so the shortcut turns
+itself off on meshes that are not templated: once :data:`TRIAL` signatures were computed and
+fewer than :data:`MIN_HIT_RATE` of them were reused, no more are computed (the outcome of
+verification is the same either way; only its cost changes).
 """
 
 from __future__ import annotations
@@ -29,6 +34,11 @@ _HOST_HEADERS = frozenset({"host", ":authority"})
 _METADATA_KEPT = ("name", "namespace", "creationTimestamp")
 
 ObjKey = tuple[str, str]
+
+#: Signatures computed before the shortcut may give up on a mesh.
+TRIAL = 512
+#: The share of reused signatures below which it gives up.
+MIN_HIT_RATE = 0.05
 
 
 _FIELDS: dict[type, tuple[str, ...] | None] = {}
@@ -78,6 +88,8 @@ class Memo:
         self.routes: dict[ObjKey, list[dict[str, Any]]] = {}
         self.services: dict[ObjKey, dict[str, Any]] = {}
         self.equivalent: dict[Hashable, bool] = {}
+        self.computed = 0
+        self.reused = 0
         for obj in objects:
             self._index(obj)
         self.identifiers = frozenset(_identifiers(model, objects))
@@ -93,8 +105,23 @@ class Memo:
         for parent in sorted(parents):
             self.routes.setdefault(parent, []).append(obj)
 
+    @property
+    def worthwhile(self) -> bool:
+        """False once the trial shows this mesh is not templated (see the module doc)."""
+        return self.computed < TRIAL or self.reused >= MIN_HIT_RATE * self.computed
+
+    def lookup(self, signature: Hashable | None) -> bool:
+        """Whether ``signature`` was proven equivalent (and count the reuse)."""
+        hit = signature is not None and self.equivalent.get(signature, False)
+        self.reused += hit
+        return hit
+
     def signature(self, key: ServiceKey, tables: Iterable[RouteTable]) -> Hashable | None:
-        """The Service port's configuration up to names; None when it cannot be reused."""
+        """The Service port's configuration up to names; None when it cannot be reused
+        or the shortcut gave up on this mesh."""
+        if not self.worthwhile:
+            return None
+        self.computed += 1
         tables = list(tables)
         routes = self.routes.get((key.namespace, key.name), [])
         if _host_conditions(tables, routes):

@@ -291,3 +291,32 @@ def test_host_conditions_disable_symmetry() -> None:
     routes = [_svc_route(n, header="host") for n in ("alpha", "beta")]
     report = verify_model(_svc_model("alpha", "beta", header="host"), routes)
     assert report.services_by_symmetry == 0
+
+
+def test_symmetry_gives_up_on_meshes_that_are_not_templated(monkeypatch: Any) -> None:
+    """After a trial with too few reused signatures no more are computed; a templated
+    mesh keeps the shortcut. The verdict is the same either way."""
+    import meshmigrate.verify_memo as memo
+
+    monkeypatch.setattr(memo, "TRIAL", 2)
+    headers = ("x-a", "x-b", "x-c", "x-d")  # every Service port different
+    names = ("alpha", "beta", "gamma", "delta")
+    model = _svc_model(*names)
+    model.tables[:] = [_svc_model(n, header=h).tables[0] for n, h in zip(names, headers,
+                                                                      strict=True)]
+    computed: list[int] = []
+    original = memo.Memo.signature
+
+    def counting(self: memo.Memo, *args: Any) -> Any:
+        found = original(self, *args)
+        computed.append(found is not None)
+        return found
+
+    monkeypatch.setattr(memo.Memo, "signature", counting)
+    routes = [_svc_route(n, header=h) for n, h in zip(names, headers, strict=True)]
+    report = verify_model(model, routes)
+    assert report.equivalent and computed == [True, True, False, False]
+    computed.clear()
+    templated = verify_model(_svc_model(*names), [_svc_route(n) for n in names])
+    assert templated.equivalent and templated.services_by_symmetry == 3
+    assert computed == [True, True, True, True]
