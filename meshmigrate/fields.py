@@ -45,16 +45,25 @@ class View:
 
     # -- navigation ---------------------------------------------------------------------
     def __contains__(self, key: builtins.str) -> builtins.bool:
-        return isinstance(self.node, dict) and self.node.get(key) not in (None, "", [], {})
+        """True when the field is set: not absent, null, ``""``, ``[]`` or ``{}``."""
+        node = self.node
+        if not isinstance(node, dict):
+            return False
+        value = node.get(key)
+        if value is None:
+            return False
+        return not isinstance(value, str | list | dict) or len(value) > 0
 
     def at(self, key: builtins.str | builtins.int) -> View:
         """Child view (the child may be missing: its node is then None)."""
-        node = (
-            self.node.get(key)
-            if isinstance(self.node, dict) and isinstance(key, str)
-            else (self.node[key] if isinstance(self.node, list) and isinstance(key, int) else None)
-        )
-        return View(self.doc, node, (*self.path, key), self.consumed)
+        node = self.node
+        if isinstance(node, dict):
+            child = node.get(key) if isinstance(key, str) else None
+        elif isinstance(node, list) and isinstance(key, int):
+            child = node[key]
+        else:
+            child = None
+        return View(self.doc, child, (*self.path, key), self.consumed)
 
     @property
     def line(self) -> builtins.int:
@@ -92,7 +101,17 @@ class View:
         return value
 
     def str(self, key: builtins.str, default: builtins.str | None = None) -> builtins.str | None:
-        return self._typed(key, str, default)  # type: ignore[no-any-return]
+        # The most frequent read, so :meth:`_typed` is inlined for it.
+        node = self.node
+        if not isinstance(node, dict):
+            return default
+        value = node.get(key)
+        if value is None:
+            return default
+        if not isinstance(value, str):
+            raise self.error(f"expected a string, got {_describe(value)}", key)
+        self.consumed.add((*self.path, key))
+        return value
 
     def req_str(self, key: builtins.str) -> builtins.str:
         value = self.str(key)
@@ -124,15 +143,23 @@ class View:
     def map(self, key: builtins.str) -> View | None:
         """Child mapping view, or None when absent (type-checked; not marked consumed:
         consumption is recorded on the leaves that are read)."""
-        if self._peek(key, dict) is None:
+        node = self.node
+        if not isinstance(node, dict):
             return None
-        return self.at(key)
+        value = node.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            raise self.error(f"expected a mapping, got {_describe(value)}", key)
+        return View(self.doc, value, (*self.path, key), self.consumed)
 
     def list(self, key: builtins.str) -> Iterator[View]:
         """Views of each item of a child list (absent -> empty)."""
         items = self._peek(key, list)
-        for i in range(len(items or ())):
-            yield self.at(key).at(i)
+        if items:
+            doc, consumed, path = self.doc, self.consumed, (*self.path, key)
+            for i, item in enumerate(items):
+                yield View(doc, item, (*path, i), consumed)
 
     def str_list(self, key: builtins.str) -> builtins.list[builtins.str]:
         items = self._peek(key, list) or []

@@ -8,6 +8,7 @@ decided here, once, for every converter.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Mapping
@@ -17,6 +18,7 @@ from meshmigrate.model import ServiceInfo, ServiceRef
 MAX_NAME = 63  # DNS-1035 label, what a Service name must be
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def subset_service_name(parent: str, subset: str, *, hashed: bool = False) -> str:
     """``reviews`` + ``v1.2`` -> ``reviews-v1-2``: a valid DNS-1035 label, deterministic.
 

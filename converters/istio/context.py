@@ -28,10 +28,13 @@ class Env:
     subsets: SubsetIndex
     findings: Findings = field(default_factory=Findings)
     subset_services: dict[ServiceRef, SubsetService] = field(default_factory=dict)
+    #: (parent, subset name) -> the Service chosen for it (the choice is made once).
+    subset_refs: dict[tuple[ServiceRef, str], ServiceRef] = field(default_factory=dict)
+    #: The object's namespace (every short host name resolves in it).
+    namespace: str = field(init=False)
 
-    @property
-    def namespace(self) -> str:
-        return self.doc.namespace()
+    def __post_init__(self) -> None:
+        self.namespace = self.doc.namespace()
 
     def service(self, ref: ServiceRef) -> ServiceInfo | None:
         return self.model.services.get(ref)

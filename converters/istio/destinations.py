@@ -156,7 +156,19 @@ def _subset_target(parent: ServiceRef, name: str, view: View, env: Env) -> Servi
 
 def _subset_service(parent: ServiceRef, subset: Subset, info: ServiceInfo, env: Env) -> ServiceRef:
     """Register (or reuse) the per-subset Service. A Service of that name already in the
-    input is reused when it selects exactly the subset's pods, else the name gets a hash."""
+    input is reused when it selects exactly the subset's pods, else the name gets a hash.
+    The choice depends only on the input and this object's earlier choices, so it is made
+    once per (parent, subset)."""
+    known = env.subset_refs.get((parent, subset.name))
+    if known is not None:
+        return known
+    ref = _place_subset_service(parent, subset, info, env)
+    env.subset_refs[(parent, subset.name)] = ref
+    return ref
+
+
+def _place_subset_service(parent: ServiceRef, subset: Subset, info: ServiceInfo,
+                          env: Env) -> ServiceRef:
     selector = tuple(sorted({**dict(info.selector or ()), **dict(subset.labels)}.items()))
     ref = parent
     for hashed in (False, True):

@@ -9,6 +9,7 @@ DestinationRule for its host).
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Mapping
@@ -16,7 +17,7 @@ from collections.abc import Mapping
 from meshmigrate.model import ServiceInfo, ServiceRef
 
 _LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
-_CLUSTER_SUFFIX = ["svc", "cluster", "local"]
+_CLUSTER_SUFFIX = ("svc", "cluster", "local")
 
 MESH = "mesh"  # the reserved gateway name for "every sidecar"
 
@@ -30,8 +31,8 @@ def resolve_host(host: str, namespace: str,
     external two-label name (``example.com``), so it counts as a Service only when the
     input has that Service or another Service in namespace ``ns``.
     """
-    labels = host.lower().rstrip(".").split(".")
-    if "*" in host or _is_ip(host) or not all(_LABEL.fullmatch(part) for part in labels):
+    labels = _labels(host)
+    if labels is None:
         return None
     if len(labels) == 1:
         return ServiceRef(namespace, labels[0])
@@ -42,6 +43,16 @@ def resolve_host(host: str, namespace: str,
                                                     for r in services)):
         return ref
     return None
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _labels(host: str) -> tuple[str, ...] | None:
+    """The DNS labels of ``host`` (lower-cased), None for a wildcard, an IP or a name that is
+    not made of DNS labels (cached: a mesh names the same hosts over and over)."""
+    labels = tuple(host.lower().rstrip(".").split("."))
+    if "*" in host or not all(_LABEL.fullmatch(part) for part in labels) or _is_ip(host):
+        return None
+    return labels
 
 
 def _is_ip(host: str) -> bool:
