@@ -26,6 +26,7 @@ from meshmigrate.targets import Profile
 from meshmigrate.verify_cells import (
     PathReaders,
     evaluated,
+    source_path_conditions,
     source_path_readers,
     target_path_readers,
 )
@@ -215,6 +216,7 @@ class _Run:
         atoms = service_atoms(tables) | self.target.evaluator.atoms(key)
         readers = PathReaders(source_path_readers(tables), self.target_readers)
         return evaluated(key, atoms, self.namespaces(key), self.evaluate, readers,
+                         source_paths=source_path_conditions(tables),
                          exhaustive=self.exhaustive)
 
     def evaluate(self, request: Request) -> tuple[Outcome, Outcome]:

@@ -28,16 +28,17 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
-from meshmigrate.model import RouteTable, Rule
+from meshmigrate.model import PathMatch, RouteTable, Rule
 from meshmigrate.semantics.atoms import Atoms, PathAtom
 from meshmigrate.semantics.outcome import Outcome, Request, ServiceKey
-from meshmigrate.semantics.source import rule_label, service_atoms
+from meshmigrate.semantics.source import path_atom, path_matches, rule_label, service_atoms
 from meshmigrate.semantics.witness import path_samples, witnesses
 
-__all__ = ["PathReaders", "evaluated", "path_classes", "source_match_atoms", "variants"]
+__all__ = ["PathReaders", "evaluated", "path_classes", "source_match_atoms",
+           "source_path_conditions", "variants"]
 
 #: A stand-in Service for cached request shapes (replaced per Service port).
 _ANY_SERVICE = ServiceKey("meshmigrate-witness", "service", 0)
@@ -49,8 +50,19 @@ Evaluate = Callable[[Request], tuple[Outcome, Outcome]]
 # --- path classes --------------------------------------------------------------------------
 
 def _predicate(atom: PathAtom) -> Callable[[str], bool]:
-    """The atom's condition as a compiled full-match test (an invalid regex matches
-    nothing, as :meth:`PathAtom.matches` says)."""
+    """The atom's condition as a fast test: string operations for case-sensitive literal
+    kinds (the same as :meth:`PathAtom.regex` on a path, which holds no line break), else
+    the compiled full-match regex (an invalid one matches nothing, as
+    :meth:`PathAtom.matches` says)."""
+    if not atom.ignore_case and atom.kind != "regex":
+        value = atom.value
+        if atom.kind == "exact":
+            return value.__eq__  # type: ignore[return-value]
+        if atom.kind == "prefix":
+            return lambda path: path.startswith(value)
+        stem = value.rstrip("/")
+        below = stem + "/"
+        return lambda path: path == stem or path.startswith(below) or not stem
     try:
         compiled = re.compile(atom.regex(), re.IGNORECASE if atom.ignore_case else 0)
     except re.error:
@@ -58,24 +70,33 @@ def _predicate(atom: PathAtom) -> Callable[[str], bool]:
     return lambda path: compiled.fullmatch(path) is not None
 
 
-@lru_cache(maxsize=_CACHE)
-def path_classes(paths: frozenset[PathAtom], grpc: bool) -> tuple[tuple[str, ...], ...]:
+def path_classes(paths: frozenset[PathAtom], grpc: bool,
+                 source: frozenset[PathMatch] = frozenset()) -> tuple[tuple[str, ...], ...]:
     """The witness path samples for these conditions, grouped by the truth value of every
     condition (each group sorted; groups in the order of their first sample)."""
-    return tuple(samples for _, samples in _classes(paths, grpc))
+    return tuple(samples for _, samples in _classes(paths, grpc, source))
 
 
 @lru_cache(maxsize=_CACHE)
-def _classes(paths: frozenset[PathAtom], grpc: bool
+def _classes(paths: frozenset[PathAtom], grpc: bool, source: frozenset[PathMatch]
              ) -> tuple[tuple[frozenset[PathAtom], tuple[str, ...]], ...]:
-    """Path classes with the set of conditions true on each."""
+    """Path classes with the set of conditions true on each.
+
+    The source's path conditions are tested as the source evaluator tests them too
+    (:func:`~meshmigrate.semantics.source.path_matches`), beside their atoms: where the two
+    disagree (Unicode case folding: ``(?i)s`` matches ``ſ``, ``"ſ".lower()`` is not ``s``)
+    the paths fall in different classes, so no difference between the evaluators' readings
+    is hidden."""
     samples = path_samples(Atoms(paths=paths, grpc=grpc))
     ordered = sorted(paths)
+    conditions = sorted(source, key=repr)
     tests = [_predicate(atom) for atom in ordered]
+    tests += [partial(path_matches, condition) for condition in conditions]
     groups: dict[tuple[bool, ...], list[str]] = {}
     for sample in samples:
         groups.setdefault(tuple(test(sample) for test in tests), []).append(sample)
-    return tuple((frozenset(a for a, hit in zip(ordered, truth, strict=True) if hit),
+    atoms = [*ordered, *(path_atom(c) for c in conditions)]
+    return tuple((frozenset(a for a, hit in zip(atoms, truth, strict=True) if hit),
                   tuple(group)) for truth, group in groups.items())
 
 
@@ -151,6 +172,7 @@ Evaluated = tuple[Request, Outcome, Outcome]
 
 def evaluated(service: ServiceKey, atoms: Atoms, namespaces: Sequence[str],
               evaluate: Evaluate, readers: PathReaders, *,
+              source_paths: frozenset[PathMatch] = frozenset(),
               matches: Sequence[Atoms] | None = None,
               exhaustive: bool = False) -> Iterator[Evaluated]:
     """Each needed witness request for ``service`` with its source and target outcomes (see
@@ -166,7 +188,7 @@ def evaluated(service: ServiceKey, atoms: Atoms, namespaces: Sequence[str],
         return
     every = variants(replace(atoms, paths=frozenset()))
     classes = [(samples, every if matches is None else _narrowed(atoms, true, matches))
-               for true, samples in _classes(atoms.paths, atoms.grpc)]
+               for true, samples in _classes(atoms.paths, atoms.grpc, source_paths)]
     for namespace in namespaces:
         for samples, shapes in classes:
             yield from _one_class(service, samples, shapes, namespace, evaluate, readers)
@@ -218,3 +240,9 @@ def source_match_atoms(tables: Iterable[RouteTable]) -> list[Atoms]:
                                               protocol=table.protocol)])
                     for match in rule.matches]
     return out
+
+
+def source_path_conditions(tables: Iterable[RouteTable]) -> frozenset[PathMatch]:
+    """Every path condition of the source tables (for :func:`evaluated`)."""
+    return frozenset(match.path for table in tables for rule in table.rules
+                     for match in rule.matches if match.path is not None)

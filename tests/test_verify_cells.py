@@ -167,3 +167,17 @@ def test_target_path_readers_use_the_evaluator_labels() -> None:
     plain = evaluator.evaluate(Request(svc, "/z", client_namespace="shop"))
     assert rewrote.path == "/b/x" and moved.redirect is not None
     assert {rewrote.rule, moved.rule} == readers and plain.rule not in readers
+
+
+@pytest.mark.parametrize("atom", [
+    PathAtom("exact", "/a"), PathAtom("prefix", "/a"), PathAtom("prefix", "/"),
+    PathAtom("segment_prefix", "/a"), PathAtom("segment_prefix", "/a/"),
+    PathAtom("segment_prefix", "/"), PathAtom("exact", "/A", ignore_case=True),
+    PathAtom("regex", "/a/[0-9]+"), PathAtom("regex", "/a", anchored="start"),
+    PathAtom("regex", "(unclosed")])
+def test_fast_predicates_agree_with_the_atom(atom: PathAtom) -> None:
+    from meshmigrate.verify_cells import _predicate
+
+    test = _predicate(atom)
+    for path in ("/", "/a", "/a/", "/ab", "/a/1", "/A", "/b", "/a/b/c", "//a", "/a1"):
+        assert test(path) == atom.matches(path), path
