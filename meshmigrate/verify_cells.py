@@ -57,7 +57,7 @@ def _predicate(atom: PathAtom) -> Callable[[str], bool]:
     if not atom.ignore_case and atom.kind != "regex":
         value = atom.value
         if atom.kind == "exact":
-            return value.__eq__  # type: ignore[return-value]
+            return value.__eq__
         if atom.kind == "prefix":
             return lambda path: path.startswith(value)
         stem = value.rstrip("/")
