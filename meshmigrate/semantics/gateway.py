@@ -48,6 +48,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
+from types import MappingProxyType
 from typing import Any, Protocol
 
 from meshmigrate.semantics.atoms import Atoms, HeaderAtom, PathAtom, QueryAtom, ValueKind
@@ -248,22 +250,46 @@ class _HeaderFilter:
     remove: tuple[str, ...]
 
     def apply(self, state: _State) -> None:
-        target = state.response if self.response else state.headers
-        for name, value in self.set:
-            self._put(state, target, name, value)
-        for name, value in self.add:
-            old = None if name == "host" and not self.response else target.get(name)
-            self._put(state, target, name, value if old is None else f"{old},{value}")
-        for name in self.remove:
-            if name == "host" and not self.response:
-                state.notes.append("RequestHeaderModifier cannot remove host; ignored")
-            target.pop(name, None)
+        if self.response:
+            self.edit(state.response)
+            return
+        host = self.host()
+        if host is not None:
+            state.host = host
+        state.notes.extend(self.notes())
+        self.edit(state.headers)
 
-    def _put(self, state: _State, target: dict[str, str], name: str, value: str) -> None:
-        if name == "host" and not self.response:
-            state.host = value  # setting Host is an authority rewrite
-        else:
-            target[name] = value
+    def host(self) -> str | None:
+        """The Host a request modifier sets (setting or adding ``host`` is an authority
+        rewrite; the last one wins), None when it leaves the Host alone."""
+        if self.response:
+            return None
+        found: str | None = None
+        for name, value in (*self.set, *self.add):
+            if name == "host":
+                found = value
+        return found
+
+    def notes(self) -> tuple[str, ...]:
+        """What a request modifier cannot do, once per attempt."""
+        if self.response:
+            return ()
+        return tuple("RequestHeaderModifier cannot remove host; ignored"
+                     for name in self.remove if name == "host")
+
+    def edit(self, target: dict[str, str]) -> None:
+        """Set, add, remove on a header map. A request modifier leaves ``host`` out: the
+        map a backend sees never holds it (see :meth:`host`)."""
+        skip = None if self.response else "host"
+        for name, value in self.set:
+            if name != skip:
+                target[name] = value
+        for name, value in self.add:
+            if name != skip:
+                old = target.get(name)
+                target[name] = value if old is None else f"{old},{value}"
+        for name in self.remove:
+            target.pop(name, None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -790,7 +816,10 @@ class GatewayEvaluator:
         self._services = {_meta(o): _service_entry(o) for o in objs if _is_service(o)}
         self._attached: dict[_AttachKey, list[tuple[_ViewKey, _Rule]]] = defaultdict(list)
         self._hostnames: dict[_AttachKey, set[str]] = defaultdict(set)
-        self._views: dict[tuple[ServiceKey, _ViewKey], _View | None] = {}
+        # compiled views, a bounded cache (verify asks for one Service port at a time)
+        self._plans: dict[tuple[ServiceKey, _ViewKey], _Plan] = {}
+        self._last: tuple[ServiceKey, str, _Plan] | None = None
+        self._memo = _Memo()  # what the current plan worked out (see _HttpPlan.evaluate)
         parser = _Parser(self._services, strict_backends, regex_rank, self.problems)
         for obj in objs:
             if _is_route(obj):
@@ -873,17 +902,8 @@ class GatewayEvaluator:
 
     def evaluate(self, request: Request) -> Outcome:
         """The Outcome of ``request`` under the Gateway API spec (see module docstring)."""
-        view = self._view(request.service, request.client_namespace)
-        if view is None:
-            return _straight(request, ())
-        if view.kind in _L4_KINDS:
-            return _forward_l4(request, view)
-        for candidate in view.candidates:
-            if candidate.match.test(request):
-                return _forward(request, candidate, view.notes)
-        # "When no rules matching a request have been successfully attached to the parent a
-        # request is coming from, a HTTP 404 status code MUST be returned."
-        return Outcome(status=404, notes=view.notes)
+        return self._plan(request.service, request.client_namespace).evaluate(
+            request, self._memo)
 
     # views ------------------------------------------------------------------------------
 
@@ -897,16 +917,34 @@ class GatewayEvaluator:
         exact, anyport = self._keys(service)
         return self._attached.get(exact, []) + self._attached.get(anyport, [])
 
-    def _view(self, service: ServiceKey, client_ns: str) -> _View | None:
+    def _view(self, service: ServiceKey, key: _ViewKey) -> _View | None:
+        """The routes of one client view (see :meth:`_view_key`), precedence-sorted."""
+        unique = {(r.route.kind, r.route.label, r.index): r
+                  for v, r in self._entries(service) if v == key}
+        rules = [unique[k] for k in sorted(unique)]
+        return _build_view(rules) if rules else None
+
+    def _view_key(self, service: ServiceKey, client_ns: str) -> _ViewKey:
         """GEP-1294: a client namespace with consumer routes for this Service port uses only
-        those; every other client uses the producer routes."""
-        entries = self._entries(service)
-        key: _ViewKey = client_ns if any(v == client_ns for v, _ in entries) else None
-        if (service, key) not in self._views:
-            unique = {(r.route.kind, r.route.label, r.index): r for v, r in entries if v == key}
-            rules = [unique[k] for k in sorted(unique)]
-            self._views[(service, key)] = _build_view(rules) if rules else None
-        return self._views[(service, key)]
+        those; every other client uses the producer routes (None)."""
+        return client_ns if any(v == client_ns for v, _ in self._entries(service)) else None
+
+    def _plan(self, service: ServiceKey, client_ns: str) -> _Plan:
+        """The compiled view for a client of a Service port; the last one is kept at hand
+        (requests come Service by Service), the others in a bounded cache."""
+        last = self._last
+        if last is not None and last[0] is service and last[1] == client_ns:
+            return last[2]
+        key = (service, self._view_key(service, client_ns))
+        plan = self._plans.get(key)
+        if plan is None:
+            if len(self._plans) >= _PLAN_CACHE_SIZE:
+                del self._plans[next(iter(self._plans))]  # the oldest
+            plan = self._plans[key] = _compile(service, self._view(service, key[1]))
+        if last is None or last[2] is not plan:
+            self._memo.clear()
+        self._last = (service, client_ns, plan)
+        return plan
 
     def _is_grpc_port(self, service: ServiceKey) -> bool:
         entry = self._services.get((service.namespace, service.name))
@@ -995,9 +1033,298 @@ def _note_invalid_share(state: _State, refs: tuple[_BackendRef, ...]) -> None:
 def _apply_backend_filters(state: _State, valid: list[_BackendRef]) -> None:
     """HTTPBackendRef.filters apply only to requests sent to that backend; an Outcome can
     show them only when every backend that receives traffic has the same ones."""
-    chosen = {ref.filters for ref in valid if ref.weight > 0}
-    if len(chosen) > 1:
+    filters = _backend_filters(valid)
+    if filters is None:
         state.notes.append("backendRef filters differ between backends; not applied")
         return
-    for filt in next(iter(chosen), ()):
+    for filt in filters:
         filt.apply(state)
+
+
+def _backend_filters(valid: list[_BackendRef]) -> tuple[_Filter, ...] | None:
+    """The backend-level filters every valid backend that gets traffic has (None: they
+    differ)."""
+    chosen = {ref.filters for ref in valid if ref.weight > 0}
+    return None if len(chosen) > 1 else next(iter(chosen), ())
+
+
+# --------------------------------------------------------------------------- compiled views
+#
+# A view is compiled once per (Service port, client view) into a plan that finds the winning
+# candidate without testing every match in turn (path conditions are indexed) and knows what
+# the candidate's rule does except for the parts that depend on the request. Both are
+# checked against the plain definitions (_Match.test, _forward) in tests/test_gateway_eval.py.
+
+_PLAN_CACHE_SIZE = 1024  # compiled views kept (each is small; verify needs one at a time)
+_MEMO_SIZE = 4096  # entries of each _Memo table before it starts over
+
+
+@dataclass(slots=True)
+class _Memo:
+    """What the current plan worked out, for the next requests to the same Service port
+    (witness requests share paths and header sets): the positions a path's conditions
+    select, and forwarded outcomes by (position, path, headers). Bounded; cleared when the
+    plan changes."""
+
+    paths: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    outcomes: dict[tuple[int, str, tuple[tuple[str, str], ...]], Outcome] = field(
+        default_factory=dict)
+
+    def clear(self) -> None:
+        self.paths.clear()
+        self.outcomes.clear()
+
+
+class _Plan(Protocol):
+    def evaluate(self, request: Request, memo: _Memo) -> Outcome: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _NoRoutes:
+    """No route applies: every request goes to the Service it addressed, untouched."""
+
+    def evaluate(self, request: Request, memo: _Memo) -> Outcome:
+        return _straight(request, ())
+
+
+@dataclass(frozen=True, slots=True)
+class _L4Plan:
+    """TCPRoute / TLSRoute wins on the port."""
+
+    view: _View
+
+    def evaluate(self, request: Request, memo: _Memo) -> Outcome:
+        return _forward_l4(request, self.view)
+
+
+@dataclass(frozen=True, slots=True)
+class _Action:
+    """What one candidate does with a request, worked out when the view is compiled:
+    ``fixed`` (the same Outcome for every request: a 500), a forward (``template`` holds
+    every part but the path, host and request headers), or neither (a redirect: the generic
+    :func:`_forward`)."""
+
+    candidate: _Candidate
+    view_notes: tuple[str, ...]
+    fixed: Outcome | None = None
+    template: Outcome | None = None
+    paths: tuple[_PathModifier, ...] = ()  # URLRewrite path modifiers, in order
+    host: str | None = None  # the Host every request ends up with; None: the request's
+    edits: tuple[_HeaderFilter, ...] = ()  # RequestHeaderModifiers, in order
+
+    def outcome(self, request: Request) -> Outcome:
+        if self.fixed is not None:
+            return self.fixed
+        template = self.template
+        if template is None:
+            return _forward(request, self.candidate, self.view_notes)
+        path = request.path
+        for modifier in self.paths:
+            path = modifier.rewrite(path, self.candidate.match)
+        headers = _header_items(request.headers)
+        if self.edits:
+            edited = dict(headers)
+            for edit in self.edits:
+                edit.edit(edited)
+            headers = tuple(sorted(edited.items()))
+        return Outcome(200, template.rule, template.backends, path,
+                       request.host if self.host is None else self.host, headers,
+                       template.response_headers, None, template.timeout, template.retry,
+                       template.mirrors, template.notes)
+
+
+def _action(candidate: _Candidate, view_notes: tuple[str, ...], probe: Request) -> _Action:
+    """Compile a candidate's action. The parts of a forward that do not depend on the
+    request are taken from :func:`_forward` itself, run on a probe request."""
+    rule = candidate.rule
+    filters = rule.filters + (_backend_filters(
+        [b for b in rule.backends if b.backend is not None]) or ())
+    if any(isinstance(f, _RedirectFilter) for f in filters):
+        return _Action(candidate, view_notes)
+    template = _forward(probe, candidate, view_notes)
+    if template.status != 200:  # no valid backend: a 500 whatever the request
+        return _Action(candidate, view_notes, fixed=template)
+    host: str | None = None
+    for filt in filters:
+        rewritten = filt.hostname if isinstance(filt, _RewriteFilter) else \
+            filt.host() if isinstance(filt, _HeaderFilter) else None
+        host = rewritten if rewritten is not None else host
+    return _Action(
+        candidate, view_notes, template=template,
+        paths=tuple(f.path for f in filters if isinstance(f, _RewriteFilter) and f.path),
+        host=host,
+        edits=tuple(f for f in filters if isinstance(f, _HeaderFilter) and not f.response))
+
+
+@dataclass(frozen=True, slots=True)
+class _Step:
+    """One candidate of a compiled view: its conditions besides the path, its action."""
+
+    match: _Match
+    action: _Action
+    simple: bool = field(init=False)  # the path is its only condition
+    needs_headers: bool = field(init=False)  # it tests a header other than host
+
+    def __post_init__(self) -> None:
+        m = self.match
+        object.__setattr__(self, "simple", m.method is None and not m.headers and not m.queries)
+        object.__setattr__(self, "needs_headers", any(name != "host" for name, _ in m.headers))
+
+    def passes(self, request: Request) -> bool:
+        """The method, header and query conditions (see :meth:`_Match.test`); an absent
+        header satisfies no header condition."""
+        match = self.match
+        if match.method is not None and request.method != match.method:
+            return False
+        if match.headers:
+            if self.needs_headers and not request.headers:
+                return False
+            values = _match_headers(request.headers)
+            for name, cond in match.headers:
+                if not cond.test(request.host if name == "host" else values.get(name)):
+                    return False
+        return all(cond.test(request.query_param(name)) for name, cond in match.queries)
+
+
+@dataclass(frozen=True, slots=True)
+class _HttpPlan:
+    """An HTTPRoute/GRPCRoute view with its path conditions indexed. Positions are indices
+    into ``steps`` (the precedence-sorted candidates):
+
+    - ``exact``: Exact paths by value;
+    - ``always``: PathPrefix ``/`` (an empty stem: the value without trailing ``/``);
+    - ``prefixes``: other PathPrefix stems by their first segment (a path can only be
+      under a stem that starts with the path's own first segment), as (stem, stem + "/",
+      positions);
+    - ``regexes``: RegularExpression paths, each with the literal text every path it
+      matches starts with (to skip most of them without running them).
+    """
+
+    steps: tuple[_Step, ...]
+    exact: Mapping[str, tuple[int, ...]]
+    always: tuple[int, ...]
+    prefixes: Mapping[str, tuple[tuple[str, str, tuple[int, ...]], ...]]
+    regexes: tuple[tuple[int, str, re.Pattern[str]], ...]
+    not_found: Outcome
+
+    def evaluate(self, request: Request, memo: _Memo) -> Outcome:
+        """The winner's outcome. A forward depends on the request only through its path
+        and headers (the Service is the plan's), so ``memo`` keeps those of the current
+        plan: witness requests often differ only in method or query."""
+        pos = self.winner(request, memo.paths)
+        if pos < 0:
+            return self.not_found
+        action = self.steps[pos].action
+        if action.template is None:
+            return action.outcome(request)
+        key = (pos, request.path, request.headers)
+        outcomes = memo.outcomes
+        found = outcomes.get(key)
+        if found is None:
+            if len(outcomes) >= _MEMO_SIZE:
+                outcomes.clear()
+            found = outcomes[key] = action.outcome(request)
+        return found
+
+    def winner(self, request: Request, paths: dict[str, tuple[int, ...]]) -> int:
+        """The position of the first candidate (in precedence order) whose match the
+        request satisfies; -1 for none. ``paths`` remembers :meth:`selected`."""
+        path = request.path
+        positions = paths.get(path)
+        if positions is None:
+            if len(paths) >= _MEMO_SIZE:
+                paths.clear()
+            positions = paths[path] = self.selected(path)
+        steps = self.steps
+        for pos in positions:
+            step = steps[pos]
+            if step.simple or step.passes(request):
+                return pos
+        return -1
+
+    def selected(self, path: str) -> tuple[int, ...]:
+        """The positions whose path condition ``path`` satisfies, in order, up to the first
+        one with no other condition (nothing after it can win)."""
+        found = [*self.exact.get(path, ()), *self.always]
+        for stem, slashed, positions in self.prefixes.get(_first_segment(path), ()):
+            if path.startswith(slashed) or path == stem:
+                found.extend(positions)
+        # Full match: Envoy-based meshes use RE2 full match (see _Cond.test)
+        found.extend(pos for pos, head, pattern in self.regexes
+                     if path.startswith(head) and pattern.fullmatch(path) is not None)
+        found.sort()
+        end = next((i for i, pos in enumerate(found) if self.steps[pos].simple), len(found))
+        return tuple(found[:end + 1])
+
+
+def _first_segment(path: str) -> str:
+    """``/a/b`` → ``/a``; ``/a`` → ``/a``."""
+    end = path.find("/", 1)
+    return path if end < 0 else path[:end]
+
+
+_REGEX_META = frozenset(".^$*+?{}[]\\|()")
+
+
+def _literal_head(pattern: str) -> str:
+    """Literal text every full match of ``pattern`` starts with (possibly ""): the leading
+    plain characters, without the last one when a quantifier may drop it. Conservative:
+    nothing for a pattern with an alternation anywhere."""
+    if "|" in pattern:
+        return ""
+    end = next((i for i, ch in enumerate(pattern) if ch in _REGEX_META), len(pattern))
+    if end < len(pattern) and pattern[end] in "*?{" and end > 0:
+        end -= 1
+    return pattern[:end]
+
+
+def _compile(service: ServiceKey, view: _View | None) -> _Plan:
+    """Compile a view of ``service`` (see :class:`_HttpPlan`)."""
+    if view is None:
+        return _NoRoutes()
+    if view.kind in _L4_KINDS:
+        return _L4Plan(view)
+    probe = Request(service)
+    exact: dict[str, list[int]] = defaultdict(list)
+    prefixes: dict[str, list[int]] = defaultdict(list)
+    always: list[int] = []
+    regexes: list[tuple[int, str, re.Pattern[str]]] = []
+    for pos, candidate in enumerate(view.candidates):
+        cond = candidate.match.path
+        if cond.pattern is not None:
+            regexes.append((pos, _literal_head(cond.value), cond.pattern))
+        elif cond.kind == "PathPrefix":
+            stem = cond.value.rstrip("/")
+            (prefixes[stem] if stem else always).append(pos)
+        else:
+            exact[cond.value].append(pos)
+    by_segment: dict[str, list[tuple[str, str, tuple[int, ...]]]] = defaultdict(list)
+    for stem, found in prefixes.items():
+        by_segment[_first_segment(stem)].append((stem, stem + "/", tuple(found)))
+    steps = tuple(_Step(c.match, _action(c, view.notes, probe)) for c in view.candidates)
+    return _HttpPlan(
+        steps, {value: tuple(found) for value, found in exact.items()}, tuple(always),
+        {segment: tuple(found) for segment, found in by_segment.items()},
+        tuple(regexes), Outcome(status=404, notes=view.notes))
+
+
+@lru_cache(maxsize=1024)
+def _header_items(headers: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    """The request's headers as the backend sees them before filters, sorted (no ``host``);
+    cached: witness requests share a few header sets."""
+    out: dict[str, str] = {}
+    for name, value in headers:
+        key = name.lower()
+        if key != "host":
+            out[key] = f"{out[key]},{value}" if key in out else value
+    return tuple(sorted(out.items()))
+
+
+@lru_cache(maxsize=1024)
+def _match_headers(headers: tuple[tuple[str, str], ...]) -> Mapping[str, str]:
+    """What header matches see (see :func:`_header_value`): lower-case names, repeated
+    headers comma-joined. ``host`` is looked up as ``Request.host`` instead."""
+    values: dict[str, list[str]] = defaultdict(list)
+    for key, value in headers:
+        values[key.lower()].append(value)
+    return MappingProxyType({name: ",".join(found) for name, found in values.items()})
