@@ -293,8 +293,11 @@ def _preserve_order(groups: list[list[GMatch]], applicable: list[tuple[int, Rule
         i, g = work.popleft()
         if g not in groups[i]:
             continue  # replaced by its demoted form
+        key = g.key()
         for h in range(i):
             for m in list(groups[h]):
+                if key <= m.key():
+                    continue  # m wins on precedence or on the rule-order tie (_needed)
                 x = _needed(g, m)
                 if x is None:
                     continue

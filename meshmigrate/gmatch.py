@@ -103,6 +103,7 @@ def regex_full(pattern: str, text: str) -> bool:
 _META = set(".^$*+?()[]{}|\\")
 
 
+@lru_cache(maxsize=4096)
 def literal_head(pattern: str) -> str:
     """The literal text every match of ``pattern`` starts with ('' when unknown)."""
     if re.search(r"(?<!\\)\|", pattern):
@@ -143,7 +144,7 @@ def _samples(prefix: str) -> tuple[str, ...]:
 
 def intersect_path(a: GPath, b: GPath) -> GPath | Unknown | None:
     """The paths matched by both ``a`` and ``b`` as one condition; None when disjoint."""
-    if a == b:
+    if a is b or (a.type == b.type and a.value == b.value and a == b):
         return a
     if b.type == EXACT and a.type != EXACT:
         a, b = b, a
@@ -181,10 +182,7 @@ def _prefix_prefix(a: GPath, b: GPath) -> GPath | None:
 
 def _prefix_regex(p: GPath, r: GPath) -> GPath | Unknown | None:
     if r.lit is None:
-        head, base = literal_head(r.value), p.value.rstrip("/")
-        compatible = head.startswith(base) or base.startswith(head)
-        hits = [s for s in _samples(p.value) if regex_full(r.value, s)]
-        return UNKNOWN if compatible or hits else None
+        return UNKNOWN if _may_overlap(p.value, r.value) else None
     lit, base = r.lit, p.value.rstrip("/")
     if base.startswith(lit) and (len(base) > len(lit) or r.cont == "any"):
         if r.cont == "any" or base[len(lit)] != "/":
@@ -193,6 +191,16 @@ def _prefix_regex(p: GPath, r: GPath) -> GPath | Unknown | None:
     if base == "" or lit.startswith(base + "/") or lit == base + "/":
         return r  # r only matches paths below p
     return None
+
+
+@lru_cache(maxsize=4096)
+def _may_overlap(prefix: str, pattern: str) -> bool:
+    """Whether PathPrefix ``prefix`` and the user regex ``pattern`` may share a path: their
+    literal heads agree, or a sample path under the prefix matches."""
+    head, base = literal_head(pattern), prefix.rstrip("/")
+    if head.startswith(base) or base.startswith(head):
+        return True
+    return any(regex_full(pattern, s) for s in _samples(prefix))
 
 
 def _regex_regex(a: GPath, b: GPath) -> GPath | Unknown | None:
@@ -271,9 +279,19 @@ def intersect(a: GMatch, b: GMatch) -> GMatch | Unknown | None:
 
 
 def covers(outer: GMatch, inner: GMatch) -> bool:
-    """Every request matching ``inner`` also matches ``outer``."""
-    x = intersect(inner, outer)
-    return isinstance(x, GMatch) and x.same_conditions(inner)
+    """Every request matching ``inner`` also matches ``outer``: their intersection (as
+    :func:`intersect` computes it) has ``inner``'s conditions. Checked part by part, without
+    building the intersection (the compiler asks this of every pair of matches)."""
+    if outer.method and outer.method != inner.method:
+        return False  # disjoint, or the intersection has a method inner lacks
+    path = intersect_path(inner.path, outer.path)
+    if path is not inner.path and path != inner.path:  # None and UNKNOWN included
+        return False
+    if (inner.headers or outer.headers) and _merge_named(
+            inner.headers, outer.headers) != inner.headers:
+        return False
+    return not (inner.query or outer.query) or _merge_named(
+        inner.query, outer.query) == inner.query
 
 
 def example_path(path: GPath) -> str:
