@@ -13,13 +13,18 @@ source and the target use for one Service port, :func:`witnesses` builds request
   conditions satisfied at once (a covering design, not the full cross product), so the
   count grows with the conditions of one Service port, never with the mesh.
 
-Regions of regular languages are computed exactly with finite automata from ``interegular``
-(a Python-``re``-syntax regex → DFA library with intersection, difference and complement),
-and the shortest string of a region is found by a breadth-first search over DFA *states*
-(``interegular``'s own ``strings()`` enumerates every string and explodes on wide classes).
-Literal conditions are handled first by cheap textual variants; a pair needs automata only
-when those variants do not already cover all three regions. Regexes the library cannot parse
-(lookbehind, ``\\b``, RE2-only classes) fall back to the textual variants.
+Regions of regular languages are computed exactly with finite automata. Literal conditions
+(exact, string prefix, segment prefix) get their DFA directly; regexes through
+``interegular`` (a Python-``re``-syntax regex → DFA library). The shortest string of a
+region (A∩B, A∖B, within the domain of paths or values) is found by a breadth-first search
+over *product* states built on demand, one transition per class of characters that every
+automaton treats alike, the most preferred character of each class first (:func:`_rank`):
+so the answer depends on the languages only, never on how a library numbered its states or
+keys, nor on the hash seed. Literal conditions are handled first by cheap textual variants;
+a pair needs a region only when those variants do not already cover all three, and most
+such regions (disjoint or nested conditions) are settled empty by literal heads without
+automata (:func:`_decided`). Regions are cached across Services. Regexes the library cannot
+parse (lookbehind, ``\\b``, RE2-only classes) fall back to the textual variants.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import combinations
-from typing import Any
+from typing import Any, NamedTuple
 
 import interegular
 from interegular.fsm import anything_else
@@ -62,22 +67,26 @@ class _Cond:
     ignore_case: bool = False
 
     def test(self, text: str) -> bool:
-        compiled = _compiled(self.regex, self.ignore_case)
-        return compiled is not None and compiled.fullmatch(text) is not None
+        return _fullmatch(self.regex, self.ignore_case)(text) is not None
+
+
+def _never(_text: str) -> None:
+    return None
 
 
 @lru_cache(maxsize=4096)
-def _compiled(regex: str, ignore_case: bool) -> re.Pattern[str] | None:
+def _fullmatch(regex: str, ignore_case: bool) -> Callable[[str], re.Match[str] | None]:
+    """The compiled full-match test of a condition (an invalid regex matches nothing)."""
     try:
-        return re.compile(regex, re.IGNORECASE if ignore_case else 0)
+        return re.compile(regex, re.IGNORECASE if ignore_case else 0).fullmatch
     except re.error:
-        return None
+        return _never
 
 
-#: Work budget (automaton transitions explored) for one automaton operation. RE2-style
-#: regexes such as ``(a|b)*a(a|b){20}`` match in linear time but have a DFA of 2^20
-#: states; past the budget the operation gives up (deterministically) and the textual
-#: samples stand in for the exact regions.
+#: Work budget (automaton transitions explored) for building one regex's DFA and for one
+#: region search. RE2-style regexes such as ``(a|b)*a(a|b){20}`` match in linear time but
+#: have a DFA of 2^20 states; past the budget the operation gives up (deterministically)
+#: and the textual samples stand in for the exact regions.
 AUTOMATON_BUDGET = 200_000
 
 
@@ -112,9 +121,9 @@ def _within_budget(build: Any) -> Any:
         return None
 
 
-@lru_cache(maxsize=2048)
 def _fsm(regex: str, ignore_case: bool) -> Any:
-    """The DFA of a full-match regex, or None if ``interegular`` cannot build it."""
+    """The DFA of a full-match regex, or None if ``interegular`` cannot build it (cached
+    by :func:`_dfa`)."""
     if len(regex) > _MAX_REGEX:
         return None
     flags, body = split_global_flags(regex)
@@ -139,63 +148,387 @@ def _strip_anchors(body: str) -> str:
     return body
 
 
-@lru_cache(maxsize=2048)
-def _in_domain(regex: str, ignore_case: bool, domain: str) -> Any:
-    fsm, dom = _fsm(regex, ignore_case), _fsm(domain, False)
-    return None if fsm is None or dom is None else _within_budget(lambda: fsm & dom)
+class _Dfa:
+    """One DFA in the shape the product search wants: plain dicts, live states known.
+    ``keys`` maps the characters the automaton names to transition keys; every other
+    character has key ``other`` (None: no transition)."""
+
+    __slots__ = ("finals", "initial", "keys", "live", "map", "other")
+
+    def __init__(self, keys: dict[str, int], other: int | None,
+                 transitions: dict[Any, dict[int, Any]], initial: Any,
+                 finals: frozenset[Any]) -> None:
+        self.keys, self.other, self.map = keys, other, transitions
+        self.initial, self.finals = initial, finals
+        self.live = _live_states(transitions, finals)
+
+    @classmethod
+    def of(cls, fsm: Any) -> _Dfa:
+        """The DFA of an ``interegular`` FSM."""
+        alphabet = fsm.alphabet
+        keys = {c: alphabet[c] for c in alphabet if c is not anything_else}
+        return cls(keys, alphabet.get(anything_else), fsm.map, fsm.initial,
+                   frozenset(fsm.finals))
+
+    def key(self, char: str) -> int | None:
+        """The transition key of ``char``."""
+        return self.keys.get(char, self.other)
+
+    def accepts(self, text: str) -> bool:
+        """Whether the automaton accepts ``text`` (for tests)."""
+        state = self.initial
+        for char in text:
+            state = self.map.get(state, {}).get(self.key(char))  # type: ignore[arg-type]
+            if state is None:
+                return False
+        return state in self.finals
 
 
-def _shortest(fsm: Any) -> str | None:
-    """The shortest accepted string (BFS over states, one character per transition)."""
-    alphabet = fsm.alphabet
-    explicit = {c for c in alphabet if c is not anything_else}
-    seen: dict[Any, str] = {fsm.initial: ""}
-    queue = deque([fsm.initial])
-    chars: dict[Any, str | None] = {}  # transition key -> its representative character
+def _live_states(transitions: dict[Any, dict[int, Any]], finals: frozenset[Any]) -> frozenset[Any]:
+    """The states from which some final state can be reached."""
+    back: dict[Any, set[Any]] = {}
+    for state, moves in transitions.items():
+        for target in moves.values():
+            back.setdefault(target, set()).add(state)
+    live, todo = set(finals), list(finals)
+    while todo:
+        for prior in back.get(todo.pop(), ()):
+            if prior not in live:
+                live.add(prior)
+                todo.append(prior)
+    return frozenset(live)
+
+
+@lru_cache(maxsize=4096)
+def _dfa(regex: str, ignore_case: bool) -> _Dfa | None:
+    """The DFA of a full-match condition: built directly for the literal shapes the atoms
+    produce (exact, string prefix, segment prefix), else through ``interegular``; None when
+    neither can."""
+    literal = _literal(regex)
+    built = None if literal is None else _literal_dfa(*literal, ignore_case)
+    if built is not None:
+        return built
+    fsm = _fsm(regex, ignore_case)
+    return None if fsm is None else _Dfa.of(fsm)
+
+
+#: Tails of the literal condition shapes: exact, ``lit.*`` and ``lit(?:/.*)?``
+#: (:meth:`PathAtom.regex`, :func:`~meshmigrate.semantics.atoms._value_regex`), the same
+#: segment prefix as the converter writes it as a regex (``lit(/.*)?``), and its regex for
+#: a string prefix that is not a segment prefix (``lit[^/].*``).
+_TAILS = (("segment", "(?:/.*)?"), ("segment", "(/.*)?"), ("noslash", "[^/].*"), ("any", ".*"),
+          ("", ""))
+
+
+@lru_cache(maxsize=8192)
+def _literal(regex: str) -> tuple[str, str] | None:
+    """``(text, tail)`` when ``regex`` is an escaped literal followed by one of
+    :data:`_TAILS`; None for anything else."""
+    for tail, suffix in _TAILS:
+        if regex.endswith(suffix):
+            text = _unescaped(regex[:len(regex) - len(suffix)])
+            if text is not None:
+                return text, tail
+    return None
+
+
+def _unescaped(body: str) -> str | None:
+    """The text ``body`` matches when it is exactly ``re.escape(text)``, else None."""
+    out: list[str] = []
+    chars = iter(body)
+    for char in chars:
+        out.append(next(chars, "") if char == "\\" else char)
+    text = "".join(out)
+    return text if re.escape(text) == body else None
+
+
+def _case_variants(char: str, ignore_case: bool) -> str | None:
+    """The characters one literal character matches; None for a non-ASCII character under
+    ``ignore_case`` (left to ``interegular``). Like ``interegular``, and unlike ``re``, the
+    case-insensitive match of an ASCII letter is its two ASCII cases only (``re`` also takes
+    ``K`` for ``k``): automata built here and there must agree with each other."""
+    if not ignore_case:
+        return char
+    if not char.isascii():
+        return None
+    return char.lower() + char.upper() if char.isalpha() else char
+
+
+def _literal_keys(chars: Iterable[str], ignore_case: bool) -> dict[str, int] | None:
+    """Transition keys for the characters of a literal: one per character, shared by the
+    case variants of a letter under ``ignore_case``."""
+    keys: dict[str, int] = {}
+    groups = 0
+    for char in chars:
+        if char not in keys:
+            variants = _case_variants(char, ignore_case)
+            if variants is None:
+                return None
+            keys.update(dict.fromkeys(variants, groups))
+            groups += 1
+    return keys
+
+
+def _literal_dfa(text: str, tail: str, ignore_case: bool) -> _Dfa | None:
+    """The DFA of ``text`` followed by ``tail`` (see :data:`_TAILS`); ``.`` matches every
+    character but a newline, as in Python's ``re``."""
+    keys = _literal_keys(text + ("/\n" if tail else ""), ignore_case)
+    if keys is None:
+        return None
+    size = len(text)
+    transitions: dict[Any, dict[int, Any]] = {i: {keys[c]: i + 1} for i, c in enumerate(text)}
+    if not tail:
+        return _Dfa(keys, None, transitions, 0, frozenset({size}))
+    other = max(keys.values()) + 1
+    anything = [k for k in {*keys.values(), other} if k != keys["\n"]]
+    if tail == "any":
+        transitions[size] = dict.fromkeys(anything, size)
+        return _Dfa(keys, other, transitions, 0, frozenset({size}))
+    if tail == "noslash":  # [^/] takes a newline too
+        transitions[size] = dict.fromkeys((k for k in {*keys.values(), other} if k != keys["/"]),
+                                          size + 1)
+        transitions[size + 1] = dict.fromkeys(anything, size + 1)
+        return _Dfa(keys, other, transitions, 0, frozenset({size + 1}))
+    transitions[size] = {keys["/"]: size + 1}
+    transitions[size + 1] = dict.fromkeys(anything, size + 1)
+    return _Dfa(keys, other, transitions, 0, frozenset({size, size + 1}))
+
+
+def _rank(char: str) -> tuple[int, int]:
+    """Preference order for witness characters: the filler characters, then printable
+    non-blank characters by code point, then the rest."""
+    if char in _FILLER:
+        return 0, _FILLER.index(char)
+    return (1 if char.isprintable() and not char.isspace() else 2), ord(char)
+
+
+def _preferred_other(explicit: set[str]) -> str | None:
+    """The most preferred character that no automaton names explicitly."""
+    for char in _FILLER:
+        if char not in explicit:
+            return char
+    for code in range(33, 0x3000):
+        char = chr(code)
+        if char not in explicit and char.isprintable() and not char.isspace():
+            return char
+    return None
+
+
+def _classes(dfas: Sequence[_Dfa]) -> list[tuple[str, tuple[int | None, ...]]]:
+    """Characters that behave alike in every automaton, one (the most preferred) per class,
+    with its transition key in each automaton; in preference order."""
+    explicit = {char for dfa in dfas for char in dfa.keys}
+    other = _preferred_other(explicit)
+    best: dict[tuple[int | None, ...], str] = {}
+    for char in sorted([*explicit, *([other] if other else [])], key=_rank):
+        best.setdefault(tuple(dfa.key(char) for dfa in dfas), char)
+    return [(char, keys) for keys, char in best.items()]
+
+
+_State = tuple[Any, ...]
+
+
+def _search(positive: Sequence[_Dfa], negative: Sequence[_Dfa]) -> str | None:
+    """The shortest string accepted by every ``positive`` automaton and by no ``negative``
+    one, ties broken by :func:`_rank` character by character (so the answer depends on the
+    languages only, not on how the automata number their states or keys). A breadth-first
+    search over product states built on demand: states from which a positive automaton
+    cannot accept any more are pruned, and a negative automaton that cannot accept any more
+    drops out (None). None when the region is empty; raises :class:`_OverBudget` past
+    ``AUTOMATON_BUDGET`` transitions."""
+    dfas, npos = (*positive, *negative), len(positive)
+    classes = _classes(dfas)
+    start = _product_start(dfas, npos)
+    if start is None:
+        return None
+    seen: dict[_State, str] = {start: ""}
+    queue, spent = deque([start]), 0
     while queue:
         state = queue.popleft()
-        if state in fsm.finals:
+        if _accepting(dfas, npos, state):
             return seen[state]
-        for key, target in sorted(fsm.map.get(state, {}).items()):
-            if target in seen:
-                continue
-            if key not in chars:
-                chars[key] = _representative(alphabet.by_transition[key], explicit)
-            char = chars[key]
-            if char is not None:
+        spent += len(classes)
+        if spent > AUTOMATON_BUDGET:
+            raise _OverBudget
+        for char, keys in classes:
+            target = _step(dfas, npos, state, keys)
+            if target is not None and target not in seen:
                 seen[target] = seen[state] + char
                 queue.append(target)
     return None
 
 
-def _representative(symbols: Sequence[Any], explicit: set[str]) -> str | None:
-    """A readable character for one DFA transition."""
-    chars: list[str] = sorted(str(c) for c in symbols if c is not anything_else)
-    for char in _FILLER:
-        if char in chars:
-            return char
-    printable = [c for c in chars if c.isprintable() and not c.isspace()]
-    if printable or chars:
-        return (printable or chars)[0]
-    others = [c for c in _FILLER + "".join(map(chr, range(33, 127))) if c not in explicit]
-    return others[0] if others else None
+def _product_start(dfas: Sequence[_Dfa], npos: int) -> _State | None:
+    states = [dfa.initial if dfa.initial in dfa.live else None for dfa in dfas]
+    return None if None in states[:npos] else tuple(states)
 
 
+def _accepting(dfas: Sequence[_Dfa], npos: int, state: _State) -> bool:
+    return all(dfa.finals.__contains__(s) == (i < npos)
+               for i, (dfa, s) in enumerate(zip(dfas, state, strict=True)))
+
+
+def _step(dfas: Sequence[_Dfa], npos: int, state: _State,
+          keys: tuple[int | None, ...]) -> _State | None:
+    """The product state after one character (its key per automaton); None when some
+    positive automaton can no longer accept."""
+    out: list[Any] = []
+    for i, (dfa, current, key) in enumerate(zip(dfas, state, keys, strict=True)):
+        moves = dfa.map.get(current) if current is not None else None
+        target = moves.get(key) if moves is not None and key is not None else None
+        if target is not None and target not in dfa.live:
+            target = None
+        if target is None and i < npos:
+            return None
+        out.append(target)
+    return tuple(out)
+
+
+# Most pairs of conditions a Service tests are disjoint (``/auth`` and ``/login``) or nested
+# (``/api`` inside ``/``), and by the time the cover asks for such a region every sample
+# already agrees with that: the question is only whether the region is empty. Literal heads
+# answer it without automata.
+
+_QUANTIFIERS = "*?{"  # make the character before them optional (``+`` does not)
+_SPECIAL = set(".^$*+?{}[]()|\\")
+
+
+@lru_cache(maxsize=8192)
+def _head(regex: str) -> str:
+    """Literal text every full match of ``regex`` starts with ('' when unknown). Global
+    inline flags (``(?i)``) and top-level alternations give ''."""
+    literal = _literal(regex)
+    if literal is not None:
+        return literal[0]
+    if regex.startswith("(?") or _has_top_level_bar(regex):
+        return ""
+    out: list[str] = []
+    i = 1 if regex.startswith("^") else 0
+    while i < len(regex):
+        char = regex[i]
+        if char == "\\" and i + 1 < len(regex) and not regex[i + 1].isalnum():
+            out.append(regex[i + 1])
+            i += 2
+        elif char in _SPECIAL:
+            if char in _QUANTIFIERS and out:
+                out.pop()
+            break
+        else:
+            out.append(char)
+            i += 1
+    return "".join(out)
+
+
+def _has_top_level_bar(regex: str) -> bool:
+    """Whether ``regex`` has an alternation outside every group (its branches need not
+    share a head)."""
+    depth, i = 0, 0
+    while i < len(regex):
+        char = regex[i]
+        if char == "[":
+            i = _class_end(regex, i)
+            continue
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            return True
+        i += 2 if char == "\\" else 1
+    return False
+
+
+def _class_end(regex: str, start: int) -> int:
+    """The index after the ``]`` closing the character class that opens at ``start``."""
+    i = start + 1
+    i += regex.startswith("^", i)
+    i += regex.startswith("]", i)  # a leading "]" is a member
+    while i < len(regex) and regex[i] != "]":
+        i += 2 if regex[i] == "\\" else 1
+    return i + 1
+
+
+def _prefix_related(x: str, y: str) -> bool:
+    return x.startswith(y) or y.startswith(x)
+
+
+def _compatible(a: _Cond, b: _Cond) -> bool:
+    """False only when no string can satisfy both (their literal heads diverge)."""
+    head_a, head_b = _head(a.regex), _head(b.regex)
+    if a.ignore_case or b.ignore_case:
+        if not (head_a.isascii() and head_b.isascii()):
+            return True
+        head_a, head_b = head_a.lower(), head_b.lower()
+    return _prefix_related(head_a, head_b)
+
+
+def _inside(a: _Cond, b: _Cond, domain: str) -> bool:
+    """True only when every string of A in the domain satisfies B: B is a case-sensitive
+    string prefix (``.*``) or segment prefix (``(?:/.*)?``) that the head of A (or of the
+    domain) already extends. (``.`` stops at a newline; the domains have none.)"""
+    literal = _literal(b.regex)
+    if literal is None or literal[1] not in ("any", "segment") or a.ignore_case or b.ignore_case:
+        return False
+    text, tail = literal
+    needed = text if tail == "any" else text + "/"
+    head_a, head_d = _head(a.regex), _head(domain)
+    return "\n" not in text and (head_a.startswith(needed) or head_d.startswith(needed))
+
+
+def _exact(cond: _Cond) -> str | None:
+    """The one string an exact, case-sensitive condition accepts."""
+    literal = None if cond.ignore_case else _literal(cond.regex)
+    return literal[0] if literal is not None and not literal[1] else None
+
+
+def _decided(a: _Cond, b: _Cond, mode: str, domain: str) -> tuple[str | None] | None:
+    """The region's shortest string (or None when empty), as a 1-tuple, when string
+    reasoning settles it; None when the automata must."""
+    if mode == "diff" and a == b:
+        return (None,)
+    whole = _Cond(domain)
+    for one, other in ((a, b), (b, a)) if mode == "both" else ((a, b),):
+        text = _exact(one)
+        if text is not None:  # the region is {text} or empty
+            keep = whole.test(text) and other.test(text) == (mode == "both")
+            return (text if keep else None,)
+    if not _compatible(a, whole):
+        return (None,)
+    if mode == "both" and not (_compatible(b, whole) and _compatible(a, b)):
+        return (None,)
+    if mode == "diff" and _inside(a, b, domain):
+        return (None,)
+    return None
+
+
+@lru_cache(maxsize=65536)
 def _region(a: _Cond, b: _Cond | None, mode: str, domain: str) -> str | None:
     """Shortest string in A∖B (``mode="diff"``), A∩B (``"both"``), or A / domain∖A when
-    ``b`` is None (``"both"`` / ``"diff"``)."""
-    fa = _in_domain(a.regex, a.ignore_case, domain)
-    if fa is None:
+    ``b`` is None (``"both"`` / ``"diff"``); all within ``domain``, ties broken by
+    :func:`_rank`. None when the region is empty, or when a regex cannot be turned into an
+    automaton or the search runs out of budget (the textual samples then stand in).
+    Depends on its arguments only, so it is cached across Services (meshes repeat their
+    path literals and regexes; the bound keeps memory flat on large ones)."""
+    decided = None if b is None else _decided(a, b, mode, domain)
+    return decided[0] if decided is not None else _automaton_region(a, b, mode, domain)
+
+
+def _automaton_region(a: _Cond, b: _Cond | None, mode: str, domain: str) -> str | None:
+    """:func:`_region` by product search alone."""
+    da, dom = _dfa(a.regex, a.ignore_case), _dfa(domain, False)
+    db = None if b is None else _dfa(b.regex, b.ignore_case)
+    if da is None or dom is None or (b is not None and db is None):
         return None
-    if b is None:
-        whole = _fsm(domain, False)
-        region = fa if mode == "both" else _within_budget(lambda: whole - fa)
-        return None if region is None else _shortest(region)
-    fb = _in_domain(b.regex, b.ignore_case, domain)
-    if fb is None:
+    positive: tuple[_Dfa, ...]
+    negative: tuple[_Dfa, ...]
+    if db is None:
+        positive, negative = ((da, dom), ()) if mode == "both" else ((dom,), (da,))
+    else:
+        positive, negative = ((da, db, dom), ()) if mode == "both" else ((da, dom), (db,))
+    try:
+        return _search(positive, negative)
+    except _OverBudget:
         return None
-    region = _within_budget(lambda: fa & fb if mode == "both" else fa - fb)
-    return None if region is None else _shortest(region)
 
 
 # --------------------------------------------------------------------------- covering
@@ -209,17 +542,18 @@ class _Cover:
         self.domain = domain
         self.samples: dict[str, None] = {}
         self.masks = [0] * len(conds)
+        self.tests = [_fullmatch(cond.regex, cond.ignore_case) for cond in conds]
+        self.in_domain = _fullmatch(domain, False)
 
     def add(self, sample: str | None) -> None:
-        if sample is None or sample in self.samples:
-            return
-        if not _Cond(self.domain).test(sample):
+        if sample is None or sample in self.samples or self.in_domain(sample) is None:
             return
         bit = 1 << len(self.samples)
         self.samples[sample] = None
-        for i, cond in enumerate(self.conds):
-            if cond.test(sample):
-                self.masks[i] |= bit
+        masks = self.masks
+        for i, test in enumerate(self.tests):
+            if test(sample) is not None:
+                masks[i] |= bit
 
     def full(self) -> int:
         return (1 << len(self.samples)) - 1
@@ -292,11 +626,14 @@ def path_samples(atoms: Atoms) -> list[str]:
         if atom.kind != "regex":
             seeds += _path_variants(atom)
             seeds += _grpc_variants(atom.value) if atoms.grpc else []
-    samples = _covered(conds, seeds, _PATH_DOMAIN)
+    found = dict.fromkeys(_covered(conds, seeds, _PATH_DOMAIN))
     for atom, cond in zip(ordered, conds, strict=True):
         if atom.kind == "regex":
-            samples += [v for s in samples if cond.test(s) for v in _regex_variants(s)]
-    return sorted({s for s in samples if _Cond(_PATH_DOMAIN).test(s)})
+            test = _fullmatch(cond.regex, cond.ignore_case)
+            found.update(dict.fromkeys(
+                v for s in list(found) if test(s) is not None for v in _regex_variants(s)))
+    in_domain = _fullmatch(_PATH_DOMAIN, False)
+    return sorted(s for s in found if in_domain(s) is not None)
 
 
 # --------------------------------------------------------------------------- values
@@ -344,8 +681,10 @@ def _satisfying(atoms: list[Any], values: list[str]) -> list[str]:
 _Pairs = tuple[tuple[str, str], ...]
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class _Shape:
+class _Shape(NamedTuple):
+    """A request without its Service and client namespace (a tuple: cheap to build, hash
+    and sort, which matters at a thousand shapes per Service)."""
+
     path: str
     method: str
     headers: _Pairs = ()
@@ -416,7 +755,9 @@ def witnesses(service: ServiceKey, atoms: Atoms,
     namespaces = sorted(set(client_namespaces)) or [service.namespace]
     shapes = sorted(_shapes(path_samples(atoms), atoms))
     requests = [_request(service, shape, ns, atoms.grpc) for ns in namespaces for shape in shapes]
-    return sorted(requests, key=_request_key)
+    # Without gRPC the requests are already in key order (namespaces outside, shapes inside);
+    # the gRPC content-type header can reorder shapes that differ in their headers only.
+    return sorted(requests, key=_request_key) if atoms.grpc else requests
 
 
 def disagreeing(requests: Iterable[Request],
