@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import importlib.util
+import io
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from meshmigrate.pipeline import ConvertOptions, convert_documents
 from meshmigrate.semantics.atoms import HeaderAtom, PathAtom, QueryAtom
 from meshmigrate.semantics.gateway import (
     GatewayEvaluator,
@@ -14,6 +21,9 @@ from meshmigrate.semantics.gateway import (
     segment_prefix_match,
 )
 from meshmigrate.semantics.outcome import Backend, Mirror, Request, Retry, ServiceKey
+from meshmigrate.semantics.source import SourceEvaluator
+from meshmigrate.sources import parse_stream
+from meshmigrate.verify import missing_services
 
 NS = "bookinfo"
 REVIEWS = ServiceKey(NS, "reviews", 9080)
@@ -739,3 +749,220 @@ def test_outcome_json_shape() -> None:
     data = out.to_json()
     assert data["rule"] == f"{NS}/r#0" and data["backends"][0]["name"] == "reviews-v1"
     assert data["redirect"] is None and data["timeout"] is None
+
+
+# --------------------------------------------------------------------------- compiled views
+#
+# GatewayEvaluator.evaluate compiles each view (path conditions indexed, each candidate's
+# action worked out once, per-port memos); evaluate_plain is the definition it must agree
+# with, notes included, whatever the order of the requests.
+
+
+@pytest.mark.parametrize(("pattern", "path", "expected"), [
+    ("/ab?c", "/ac", True),          # a quantifier makes the last literal optional
+    ("/ab*c", "/ac", True),
+    ("/ab{0,1}c", "/ac", True),
+    ("/a|/b", "/b", True),           # an alternation has no common head
+    ("(?i)/ABC", "/abc", True),      # a leading flag group
+    (r"/a\.b", "/a.b", True),
+    (r"/a\.b", "/axb", False),
+    ("/abc", "/abd", False),
+])
+def test_regex_paths_with_tricky_heads(pattern: str, path: str, expected: bool) -> None:
+    match = {"path": {"type": "RegularExpression", "value": pattern}}
+    ev = GatewayEvaluator([route("r", rule(match))])
+    assert (ev.evaluate(req(path)).status == 200) is expected
+    assert ev.evaluate(req(path)) == ev.evaluate_plain(req(path))
+
+
+@pytest.mark.parametrize(("stem", "path", "expected"), [
+    ("/a/b", "/a/b", True), ("/a/b", "/a/b/c", True), ("/a/b", "/a/bc", False),
+    ("/a/b/", "/a/b", True), ("/a", "/a", True), ("/a", "/ab", False),
+    ("//x", "//x/y", True), ("//x", "/x", False), ("a", "a/b", True),
+])
+def test_path_prefix_index(stem: str, path: str, expected: bool) -> None:
+    ev = GatewayEvaluator([route("r", rule(prefix(stem)))])
+    assert (ev.evaluate(req(path)).status == 200) is expected
+
+
+def test_filters_in_order_host_and_path() -> None:
+    """The last Host change wins (URLRewrite hostname or a modifier setting host); rule
+    then backend URLRewrite paths apply in turn."""
+    set_host = {"type": "RequestHeaderModifier", "requestHeaderModifier": {
+        "set": [{"name": "Host", "value": "by-modifier"}, {"name": "x-a", "value": "1"}],
+        "remove": ["host"]}}
+    add = {"type": "RequestHeaderModifier", "requestHeaderModifier": {
+        "add": [{"name": "X-A", "value": "2"}]}}
+    rewrite = {"type": "URLRewrite", "urlRewrite": {"hostname": "by-rewrite", "path": {
+        "type": "ReplacePrefixMatch", "replacePrefixMatch": "/a/b"}}}
+    again = {"type": "URLRewrite", "urlRewrite": {"path": {
+        "type": "ReplacePrefixMatch", "replacePrefixMatch": "/c"}}}
+    ev = GatewayEvaluator([route("r", rule(prefix("/a"), filters=[rewrite, set_host],
+                                           backends=[backend("v1", filters=[again, add])]))])
+    out = ev.evaluate(req("/a/x"))
+    assert (out.host, out.path) == ("by-modifier", "/c/b/x")  # /a/x -> /a/b/x -> /c/b/x
+    assert out.request_headers == (("x-a", "1,2"),)
+    assert out.notes == ("RequestHeaderModifier cannot remove host; ignored",)
+    assert out == ev.evaluate_plain(req("/a/x")) and out.notes == ev.evaluate_plain(
+        req("/a/x")).notes
+
+
+def test_one_evaluator_many_requests_same_path() -> None:
+    """Per-port memos: requests that share a path but not headers, method or client."""
+    get = rule(prefix("/a", method="GET"), backends=to("get"), filters=[
+        {"type": "URLRewrite", "urlRewrite": {"path": {
+            "type": "ReplacePrefixMatch", "replacePrefixMatch": "/z"}}}])
+    ev = GatewayEvaluator([route("r", get, rule(backends=to("other"))),
+                           route("c", rule(backends=to("theirs")), ns="team",
+                                 parent_ns=NS)])
+    seq = [req("/a/1"), req("/a/1", method="POST"), req("/a/1", headers=(("host", "h"),)),
+           req("/a/1", client_namespace="team"), req("/a/1"),
+           req("/a/1", headers=(("x", "1"),))]
+    got = [ev.evaluate(r) for r in seq]
+    assert [names(o) for o in got] == [["get"], ["other"], ["get"], ["theirs"], ["get"],
+                                       ["get"]]
+    assert [o.host for o in got] == ["reviews", "reviews", "h", "reviews", "reviews",
+                                     "reviews"]
+    assert got[0].path == "/z/1" and got[1].path == "/a/1"
+    assert got[5].request_headers == (("x", "1"),)
+    assert got == [ev.evaluate_plain(r) for r in seq]
+
+
+_PATHS = ("/", "/a", "/a/", "/ab", "/a/b", "/A/b", "/b", "/api/v1", "//a", "/a/M", "/a.B/N1")
+_VALUES = ("1", "12", "a", "reviews")
+
+
+def _path(draw: st.DrawFn) -> dict[str, Any]:
+    kind = draw(st.sampled_from(["Exact", "PathPrefix", "RegularExpression"]))
+    values = ("/a.*", "/a/[0-9]+", "/(a|b)/.*", "/ab?", ".*") if kind == "RegularExpression" \
+        else ("/", "/a", "/a/", "/ab", "/A")
+    return {"type": kind, "value": draw(st.sampled_from(values))}
+
+
+def _conds(draw: st.DrawFn, names: tuple[str, ...]) -> list[dict[str, str]]:
+    return [{"name": draw(st.sampled_from(names)),
+             "type": draw(st.sampled_from(["Exact", "RegularExpression"])),
+             "value": draw(st.sampled_from((*_VALUES, "[0-9]+")))}
+            for _ in range(draw(st.integers(0, 2)))]
+
+
+@st.composite
+def _http_match(draw: st.DrawFn) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if draw(st.booleans()):
+        out["path"] = _path(draw)
+    if draw(st.integers(0, 3)) == 0:
+        out["method"] = draw(st.sampled_from(["GET", "POST"]))
+    headers, queries = _conds(draw, ("x-h", "X-H", "host")), _conds(draw, ("q", "Q"))
+    if headers:
+        out["headers"] = headers
+    if queries:
+        out["queryParams"] = queries
+    return out
+
+
+def _filters(draw: st.DrawFn, prefix_only: bool) -> list[dict[str, Any]]:
+    pairs = [{"name": draw(st.sampled_from(["x-h", "X-A", "host"])), "value": "v"}
+             for _ in range(draw(st.integers(0, 2)))]
+    options: list[dict[str, Any]] = [
+        {"type": "RequestHeaderModifier", "requestHeaderModifier": {
+            "set": pairs, "add": pairs[:1], "remove": draw(st.sampled_from([[], ["x-h"],
+                                                                             ["host"]]))}},
+        {"type": "ResponseHeaderModifier", "responseHeaderModifier": {"add": pairs}},
+        {"type": "RequestMirror", "requestMirror": {"backendRef": backend("m"),
+                                                    "percent": 50}},
+        {"type": "URLRewrite", "urlRewrite": {
+            "hostname": draw(st.sampled_from([None, "rw"])),
+            "path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/z"} if prefix_only
+            else {"type": "ReplaceFullPath", "replaceFullPath": "/full"}}},
+        {"type": "RequestRedirect", "requestRedirect": {"port": 8080}},
+    ]
+    chosen = draw(st.lists(st.sampled_from(range(len(options))), max_size=2, unique=True))
+    return [options[i] for i in chosen]
+
+
+@st.composite
+def _grpc_match(draw: st.DrawFn) -> dict[str, Any]:
+    method = {key: draw(st.sampled_from(values)) for key, values in (
+        ("type", ("Exact", "RegularExpression")), ("service", ("a", "a.B", "")),
+        ("method", ("M", "N.*", ""))) if draw(st.booleans())}
+    headers = _conds(draw, ("x-h", "host"))
+    return {"method": method, **({"headers": headers} if headers else {})}
+
+
+@st.composite
+def _http_rule(draw: st.DrawFn, grpc: bool = False) -> dict[str, Any]:
+    matches = draw(st.lists(_grpc_match() if grpc else _http_match(), min_size=0, max_size=2))
+    prefix_only = len(matches) == 1 and matches[0].get("path", {}).get("type") == "PathPrefix"
+    filters = [f for f in _filters(draw, prefix_only) if not grpc or f["type"] in (
+        "RequestHeaderModifier", "ResponseHeaderModifier", "RequestMirror")]
+    refs = [] if any(f["type"] == "RequestRedirect" for f in filters) else [
+        backend(draw(st.sampled_from(["v1", "v2"])), draw(st.sampled_from([9080, None])),
+                weight=draw(st.integers(0, 2)),
+                **({"filters": _filters(draw, prefix_only)} if draw(st.booleans()) else {}))
+        for _ in range(draw(st.integers(0, 2)))]
+    return rule(*matches, backends=refs, filters=filters,
+                **({"timeouts": {"request": "2s"}} if draw(st.booleans()) else {}))
+
+
+@st.composite
+def _route(draw: st.DrawFn, index: int) -> dict[str, Any]:
+    kind = draw(st.sampled_from(["HTTPRoute", "HTTPRoute", "GRPCRoute"]))
+    return route(f"r{index}", *draw(st.lists(_http_rule(kind == "GRPCRoute"), min_size=1,
+                                             max_size=3)),
+                 ns=draw(st.sampled_from([NS, NS, "team"])), parent_ns=NS, kind=kind,
+                 port=draw(st.sampled_from([9080, None])))
+
+
+@st.composite
+def _routes(draw: st.DrawFn) -> list[dict[str, Any]]:
+    return [draw(_route(i)) for i in range(draw(st.integers(1, 3)))]
+
+
+@st.composite
+def _request(draw: st.DrawFn) -> Request:
+    pair = st.tuples(st.sampled_from(("x-h", "X-H", "host", "x-a")), st.sampled_from(_VALUES))
+    return req(draw(st.sampled_from(_PATHS)),
+               service=draw(st.sampled_from([REVIEWS, REVIEWS, ServiceKey(NS, "reviews", 80)])),
+               method=draw(st.sampled_from(("GET", "POST"))),
+               headers=tuple(draw(st.lists(pair, max_size=3))),
+               query=tuple(draw(st.lists(st.tuples(st.sampled_from(("q", "Q")),
+                                                   st.sampled_from(_VALUES)), max_size=2))),
+               client_namespace=draw(st.sampled_from((NS, "team", "other"))))
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(routes=_routes(), requests=st.lists(_request(), min_size=1, max_size=25))
+def test_compiled_evaluation_equals_the_plain_definition(routes: list[dict[str, Any]],
+                                                         requests: list[Request]) -> None:
+    ev = GatewayEvaluator(routes)
+    for request in requests * 2:  # the second round meets the memos
+        got, want = ev.evaluate(request), ev.evaluate_plain(request)
+        assert repr(got) == repr(want), request  # repr: notes included
+
+
+def _bench_module(name: str) -> ModuleType:
+    root = Path(__file__).resolve().parent.parent
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", root / "bench" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_generated_mesh_compiled_views_equal_the_plain_definitions() -> None:
+    """Both evaluators on a generated mesh (bench/generate.py) and its conversion, with the
+    witness requests verify sends, in verify's order."""
+    gen, bench = _bench_module("generate"), _bench_module("bench_eval")
+    text = io.StringIO()
+    gen.write_all(gen.mesh(12, 3), text)
+    result = convert_documents(list(parse_stream(text.getvalue(), "mesh.yaml")),
+                               ConvertOptions(verify=False))
+    objects = [*result.objects, *missing_services(result.model, result.objects)]
+    source, gateway = SourceEvaluator(result.model), GatewayEvaluator(objects)
+    requests = bench.requests_for(source, gateway)
+    assert len(requests) > 1000
+    for request in requests:
+        assert repr(source.evaluate(request)) == repr(source.evaluate_plain(request))
+        assert repr(gateway.evaluate(request)) == repr(gateway.evaluate_plain(request))

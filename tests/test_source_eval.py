@@ -4,12 +4,15 @@ of semantics.md §8.2/§11, the redirect default, pass-through), table by table.
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from meshmigrate.model import (
     Anchor,
     Destination,
     HeaderOps,
     Match,
+    MirrorPolicy,
     PathKind,
     PathMatch,
     PathRewrite,
@@ -365,3 +368,169 @@ def test_per_try_timeout_above_the_request_timeout_acts_as_it() -> None:
     out = evaluator(table(rule)).evaluate(req())
     assert out.timeout == "250ms" and out.retry is not None
     assert out.retry.per_try_timeout == "250ms"
+
+
+# --- the compiled views agree with the plain definition --------------------------------
+#
+# SourceEvaluator.evaluate compiles each view (path conditions indexed, each rule's action
+# worked out once, per-port memos); evaluate_plain is the definition it must agree with,
+# notes included, whatever the order of the requests.
+
+def test_a_rule_ranks_by_its_first_matching_block_not_its_best() -> None:
+    """Precedence tables: a rule competes with the first of its match blocks the request
+    satisfies (select_rule), not with its best-ranked one."""
+    ev = evaluator(table(Rule((prefix("/a"), exact("/a/b")), (dest("first"),)),
+                         Rule((prefix("/a/b"),), (dest("longer"),)), first_match=False))
+    assert backend_names(ev.evaluate(req("/a/b"))) == ["longer"]
+    assert backend_names(ev.evaluate(req("/a/c"))) == ["first"]
+
+
+def test_ranked_table_then_first_match_table() -> None:
+    """Tables are tried in order; a table with a match decides, whatever comes later."""
+    ranked = table(Rule((exact("/a"),), (dest("ranked"),)), first_match=False)
+    ordered = table(Rule((prefix("/"),), (dest("ordered"),)), name="VirtualService/shop/b")
+    ev = evaluator(ranked, ordered)
+    assert backend_names(ev.evaluate(req("/a"))) == ["ranked"]
+    assert backend_names(ev.evaluate(req("/b"))) == ["ordered"]
+
+
+def test_direct_response_200_is_not_a_forward() -> None:
+    out = evaluator(table(Rule((), direct_status=200))).evaluate(req("/x"))
+    assert out.status == 200 and out.backends == () and out.path is None and out.host is None
+
+
+@pytest.mark.parametrize(("pattern", "path", "expected"), [
+    ("/ab?c", "/ac", True),          # a quantifier makes the last literal optional
+    ("/ab*c", "/ac", True),
+    ("/ab{0,1}c", "/ac", True),
+    ("/a|/b", "/b", True),           # an alternation has no common head
+    ("(?i)/ABC", "/abc", True),      # a leading flag group
+    (r"/a\.b", "/a.b", True),
+    (r"/a\.b", "/axb", False),
+    ("/ab+c", "/abbc", True),
+    ("/abc", "/abd", False),
+])
+def test_regex_paths_with_tricky_heads(pattern: str, path: str, expected: bool) -> None:
+    ev = evaluator(table(Rule((regex(pattern),), (dest("r"),))))
+    assert (ev.evaluate(req(path)).status == 200) is expected
+    assert ev.evaluate(req(path)) == ev.evaluate_plain(req(path))
+
+
+def test_one_evaluator_many_requests_same_path() -> None:
+    """Per-port memos: requests that share a path but not headers, method or client."""
+    rule = Rule((Match(path=PathMatch(PathKind.PREFIX, "/a"), methods=frozenset({"GET"})),),
+                (dest("get"),), rewrite=PathRewrite(RewriteKind.PREFIX_STRING, "/z"))
+    consumer = table(Rule((), (dest("theirs"),)), consumer_namespace="team",
+                     name="VirtualService/team/web")
+    ev = evaluator(table(rule, Rule((), (dest("other"),))), consumer)
+    seq = [req("/a/1"), req("/a/1", method="POST"), req("/a/1", headers=(("host", "h"),)),
+           req("/a/1", client_namespace="team"), req("/a/1"), req("/a/1", headers=(("x", "1"),))]
+    got = [ev.evaluate(r) for r in seq]
+    assert [backend_names(o) for o in got] == [["get"], ["other"], ["get"], ["theirs"],
+                                               ["get"], ["get"]]
+    assert [o.host for o in got] == ["web", "web", "h", "web", "web", "web"]
+    assert got[0].path == "/z/1" and got[1].path == "/a/1"
+    assert got[5].request_headers == (("x", "1"),)
+    assert got == [ev.evaluate_plain(r) for r in seq]
+
+
+PATHS = ("/", "/a", "/a/", "/ab", "/a/b", "/A/B", "/b", "/api/v1", "//a", "")
+NAMES = ("x-h", "X-H", "host", ":authority", ":method", ":path")
+VALUES = ("1", "12", "a", "web", "GET")
+
+
+def _path_match(draw: st.DrawFn) -> PathMatch:
+    kind = draw(st.sampled_from(list(PathKind)))
+    values = ("/a.*", "/a/[0-9]+", "/(a|b)/.*", "/ab?", ".*", "/a(") if kind is PathKind.REGEX \
+        else ("", "/", "/a", "/a/", "/ab", "/A")
+    return PathMatch(kind, draw(st.sampled_from(values)), ignore_case=draw(st.booleans()),
+                     anchor=draw(st.sampled_from(list(Anchor))))
+
+
+@st.composite
+def _match(draw: st.DrawFn) -> Match:
+    def cond(names: tuple[str, ...]) -> StringMatch:
+        return StringMatch(draw(st.sampled_from(names)), draw(st.sampled_from(list(StrKind))),
+                           draw(st.sampled_from((*VALUES, "[0-9]+", "(?i)A"))),
+                           invert=draw(st.booleans()), ignore_case=draw(st.booleans()))
+
+    return Match(
+        path=_path_match(draw) if draw(st.booleans()) else None,
+        methods=draw(st.sampled_from([None, frozenset({"GET"}), frozenset({"GET", "POST"})])),
+        negated_methods=draw(st.booleans()),
+        headers=tuple(cond(NAMES) for _ in range(draw(st.integers(0, 2)))),
+        query=tuple(cond(("q", "Q")) for _ in range(draw(st.integers(0, 1)))),
+        port=draw(st.sampled_from([None, None, 80, 9090])),
+        source_namespace=draw(st.sampled_from([None, None, "team", NS])),
+        source_labels=(("app", "x"),) if draw(st.integers(0, 9)) == 0 else (),
+        scheme=draw(st.sampled_from([None, None, "https", "HTTP"])))
+
+
+def _ops(draw: st.DrawFn) -> HeaderOps:
+    pairs = st.tuples(st.sampled_from(("x-h", "X-A", "host", ":authority")),
+                      st.sampled_from(("v", "w")))
+    return HeaderOps(tuple(draw(st.lists(pairs, max_size=2))),
+                     tuple(draw(st.lists(pairs, max_size=2))),
+                     tuple(draw(st.lists(st.sampled_from(("x-h", "host", "x-a")), max_size=1))))
+
+
+@st.composite
+def _rule(draw: st.DrawFn) -> Rule:
+    action = draw(st.sampled_from(["forward", "forward", "forward", "redirect", "direct"]))
+    destinations = tuple(
+        dest(draw(st.sampled_from(("a", "b"))), draw(st.integers(0, 3)),
+             draw(st.sampled_from([None, 8080])), request_headers=_ops(draw))
+        for _ in range(draw(st.integers(0, 2))))
+    rewrite = draw(st.sampled_from([None, PathRewrite(RewriteKind.PREFIX_STRING, "/z"),
+                                    PathRewrite(RewriteKind.FULL, "/full"),
+                                    PathRewrite(RewriteKind.REGEX, r"/r\1", "^/(a)")]))
+    return Rule(
+        tuple(draw(st.lists(_match(), max_size=3))),
+        destinations if action == "forward" else (),
+        redirect=Redirect(301, path=rewrite, port=draw(st.sampled_from([None, 8443])),
+                          derive_port_from_request=draw(st.booleans()))
+        if action == "redirect" else None,
+        direct_status=draw(st.sampled_from([200, 418])) if action == "direct" else None,
+        request_headers=_ops(draw), response_headers=_ops(draw), rewrite=rewrite,
+        rewrite_host=draw(st.sampled_from([None, "", "rewritten"])),
+        timeout_ms=draw(st.sampled_from([None, 1500])),
+        mirrors=(MirrorPolicy(ServiceRef(NS, "m"), None, 50.0),) if draw(st.booleans()) else (),
+        fault=draw(st.booleans()))
+
+
+@st.composite
+def _tables(draw: st.DrawFn) -> list[RouteTable]:
+    return [table(*draw(st.lists(_rule(), min_size=0, max_size=4)),
+                  first_match=draw(st.booleans()),
+                  protocol=draw(st.sampled_from([Protocol.HTTP, Protocol.HTTP, Protocol.TCP])),
+                  port=draw(st.sampled_from([None, None, 80])),
+                  consumer_namespace=draw(st.sampled_from([None, None, "team"])),
+                  unmatched=draw(st.sampled_from(list(Unmatched))),
+                  fallback=(dest("fb"),) if draw(st.booleans()) else (),
+                  name=f"VirtualService/shop/t{i}")
+            for i in range(draw(st.integers(1, 3)))]
+
+
+@st.composite
+def _request(draw: st.DrawFn) -> Request:
+    pair = st.tuples(st.sampled_from(("x-h", "X-H", "host", "x-a", "q")),
+                     st.sampled_from(VALUES))
+    return req(draw(st.sampled_from(PATHS)),
+               service=draw(st.sampled_from([KEY, KEY, ServiceKey(NS, "web", 9090)])),
+               method=draw(st.sampled_from(("GET", "POST", "PUT"))),
+               scheme=draw(st.sampled_from(("http", "https"))),
+               headers=tuple(draw(st.lists(pair, max_size=3))),
+               query=tuple(draw(st.lists(st.tuples(st.sampled_from(("q", "Q")),
+                                                   st.sampled_from(VALUES)), max_size=2))),
+               client_namespace=draw(st.sampled_from((NS, "team", "other"))))
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(tables=_tables(), requests=st.lists(_request(), min_size=1, max_size=25))
+def test_compiled_evaluation_equals_the_plain_definition(tables: list[RouteTable],
+                                                         requests: list[Request]) -> None:
+    ev = evaluator(*tables)
+    for request in requests * 2:  # the second round meets the memos
+        got, want = ev.evaluate(request), ev.evaluate_plain(request)
+        assert repr(got) == repr(want), request  # repr: notes included

@@ -50,7 +50,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from meshmigrate.semantics.atoms import Atoms, HeaderAtom, PathAtom, QueryAtom, ValueKind
 from meshmigrate.semantics.durations import DurationError, canonical_duration
@@ -818,6 +818,7 @@ class GatewayEvaluator:
         self._hostnames: dict[_AttachKey, set[str]] = defaultdict(set)
         # compiled views, a bounded cache (verify asks for one Service port at a time)
         self._plans: dict[tuple[ServiceKey, _ViewKey], _Plan] = {}
+        self._clients: dict[tuple[ServiceKey, str], _Plan] = {}  # by client namespace
         self._last: tuple[ServiceKey, str, _Plan] | None = None
         self._memo = _Memo()  # what the current plan worked out (see _HttpPlan.evaluate)
         parser = _Parser(self._services, strict_backends, regex_rank, self.problems)
@@ -905,6 +906,22 @@ class GatewayEvaluator:
         return self._plan(request.service, request.client_namespace).evaluate(
             request, self._memo)
 
+    def evaluate_plain(self, request: Request) -> Outcome:
+        """:meth:`evaluate` by the plain definition, without compiled views: each candidate
+        tested in full, in precedence order (slower; tests hold :meth:`evaluate` to it)."""
+        service = request.service
+        view = self._view(service, self._view_key(service, request.client_namespace))
+        if view is None:
+            return _straight(request, ())
+        if view.kind in _L4_KINDS:
+            return _forward_l4(request, view)
+        for candidate in view.candidates:
+            if candidate.match.test(request):
+                return _forward(request, candidate, view.notes)
+        # "When no rules matching a request have been successfully attached to the parent a
+        # request is coming from, a HTTP 404 status code MUST be returned."
+        return Outcome(status=404, notes=view.notes)
+
     # views ------------------------------------------------------------------------------
 
     def _keys(self, service: ServiceKey) -> tuple[_AttachKey, _AttachKey]:
@@ -935,12 +952,14 @@ class GatewayEvaluator:
         last = self._last
         if last is not None and last[0] is service and last[1] == client_ns:
             return last[2]
-        key = (service, self._view_key(service, client_ns))
-        plan = self._plans.get(key)
+        plan = self._clients.get((service, client_ns))
         if plan is None:
-            if len(self._plans) >= _PLAN_CACHE_SIZE:
-                del self._plans[next(iter(self._plans))]  # the oldest
-            plan = self._plans[key] = _compile(service, self._view(service, key[1]))
+            view = (service, self._view_key(service, client_ns))
+            plan = self._plans.get(view)
+            if plan is None:
+                plan = _compile(service, self._view(service, view[1]))
+                _bounded_put(self._plans, view, plan)
+            _bounded_put(self._clients, (service, client_ns), plan)
         if last is None or last[2] is not plan:
             self._memo.clear()
         self._last = (service, client_ns, plan)
@@ -1057,6 +1076,15 @@ def _backend_filters(valid: list[_BackendRef]) -> tuple[_Filter, ...] | None:
 
 _PLAN_CACHE_SIZE = 1024  # compiled views kept (each is small; verify needs one at a time)
 _MEMO_SIZE = 4096  # entries of each _Memo table before it starts over
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+def _bounded_put(cache: dict[_K, _V], key: _K, value: _V) -> None:
+    """Add to a cache of at most _PLAN_CACHE_SIZE entries, dropping the oldest."""
+    if len(cache) >= _PLAN_CACHE_SIZE:
+        del cache[next(iter(cache))]
+    cache[key] = value
 
 
 @dataclass(slots=True)

@@ -32,8 +32,10 @@ from __future__ import annotations
 import functools
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TypeVar
 
 from meshmigrate.model import (
     Anchor,
@@ -222,9 +224,13 @@ class SourceEvaluator:
     def __init__(self, model: RoutingModel) -> None:
         self.model = model
         self._tables: dict[ServiceRef, list[RouteTable]] = defaultdict(list)
-        self._views: dict[tuple[ServiceKey, str], list[RouteTable]] = {}
         for table in model.tables:
             self._tables[table.service].append(table)
+        # compiled views, a bounded cache (verify asks for one Service port at a time)
+        self._plans: dict[tuple[ServiceKey, str | None], _Plan] = {}
+        self._clients: dict[tuple[ServiceKey, str], _Plan] = {}  # by client namespace
+        self._last: tuple[ServiceKey, str, _Plan] | None = None
+        self._memo = _Memo()  # what the current plan worked out (see _Plan.evaluate)
 
     # -- discovery ------------------------------------------------------------------------
     def services(self) -> list[ServiceKey]:
@@ -265,24 +271,62 @@ class SourceEvaluator:
         replace producer tables (GEP-1294). The port's protocol decides between HTTP/gRPC
         and TCP tables (a port is one or the other), not the request: HTTP/gRPC tables
         when there are any, else TCP tables."""
-        fitting = self.tables_for(request.service)
-        consumer = [t for t in fitting if t.consumer_namespace == request.client_namespace]
-        chosen = consumer or [t for t in fitting if t.consumer_namespace is None]
+        return self._view(request.service, self._view_key(request.service,
+                                                          request.client_namespace))
+
+    def _view_key(self, service: ServiceKey, client_ns: str) -> str | None:
+        """The client namespace when it has consumer tables for the port, else None (the
+        producer tables apply)."""
+        fitting = self.tables_for(service)
+        return client_ns if any(t.consumer_namespace == client_ns for t in fitting) else None
+
+    def _view(self, service: ServiceKey, key: str | None) -> list[RouteTable]:
+        chosen = [t for t in self.tables_for(service) if t.consumer_namespace == key]
         http = [t for t in chosen if t.protocol is not Protocol.TCP]
         return http or chosen
 
     def evaluate(self, request: Request) -> Outcome:
-        view = (request.service, request.client_namespace)
-        tables = self._views.get(view)
-        if tables is None:
-            tables = self._views[view] = self.applicable_tables(request)
-        if not tables:
-            return to_service(request)
-        for table in tables:
-            hit = select_rule(table, request)
-            if hit is not None:
-                return apply_rule(hit, request)
-        return unmatched(tables, request)
+        """The Outcome of ``request`` with the source mesh's semantics (module docstring),
+        computed with the port's compiled view (the same as :meth:`evaluate_plain`)."""
+        return self._plan(request.service, request.client_namespace).evaluate(
+            request, self._memo)
+
+    def evaluate_plain(self, request: Request) -> Outcome:
+        """:meth:`evaluate` by the plain definition (:func:`evaluate_tables`), without
+        compiled views (slower; tests hold :meth:`evaluate` to it)."""
+        return evaluate_tables(self.applicable_tables(request), request)
+
+    def _plan(self, service: ServiceKey, client_ns: str) -> _Plan:
+        """The compiled view for a client of a Service port; the last one is kept at hand
+        (requests come Service by Service), the others in a bounded cache."""
+        last = self._last
+        if last is not None and last[0] is service and last[1] == client_ns:
+            return last[2]
+        plan = self._clients.get((service, client_ns))
+        if plan is None:
+            view = (service, self._view_key(service, client_ns))
+            plan = self._plans.get(view)
+            if plan is None:
+                plan = _Plan.compile(service, self._view(service, view[1]))
+                _bounded_put(self._plans, view, plan)
+            _bounded_put(self._clients, (service, client_ns), plan)
+        if last is None or last[2] is not plan:
+            self._memo.clear()
+        self._last = (service, client_ns, plan)
+        return plan
+
+
+def evaluate_tables(tables: Sequence[RouteTable], request: Request) -> Outcome:
+    """The plain definition of :meth:`SourceEvaluator.evaluate` given the applicable
+    tables: the first table with a rule for the request decides (tests hold the compiled
+    evaluator to it)."""
+    if not tables:
+        return to_service(request)
+    for table in tables:
+        hit = select_rule(table, request)
+        if hit is not None:
+            return apply_rule(hit, request)
+    return unmatched(tables, request)
 
 
 def select_rule(table: RouteTable, request: Request) -> _Hit | None:
@@ -601,3 +645,325 @@ def _value_atom(cond: StringMatch) -> tuple[ValueKind, str]:
 _VALUE_ATOM_KINDS: dict[StrKind, ValueKind] = {
     StrKind.EXACT: "exact", StrKind.PREFIX: "prefix", StrKind.SUFFIX: "suffix",
     StrKind.REGEX: "regex", StrKind.PRESENT: "present"}
+
+
+# --- compiled views ---------------------------------------------------------------------
+#
+# The tables of one view (a Service port, and a client namespace with consumer tables or
+# the producer tables) are compiled once into a plan: every (rule, match) pair in order,
+# with the path conditions indexed and the rule's action worked out except for the parts
+# that depend on the request. Tests hold it to the plain definition (evaluate_tables).
+
+_PLAN_CACHE_SIZE = 1024  # compiled views kept (each is small; verify needs one at a time)
+_MEMO_SIZE = 4096  # entries of each _Memo table before it starts over
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+def _bounded_put(cache: dict[_K, _V], key: _K, value: _V) -> None:
+    """Add to a cache of at most _PLAN_CACHE_SIZE entries, dropping the oldest."""
+    if len(cache) >= _PLAN_CACHE_SIZE:
+        del cache[next(iter(cache))]
+    cache[key] = value
+_PSEUDO_HEADERS = frozenset({"host", ":authority", ":method", ":path"})
+
+
+@dataclass(slots=True)
+class _Memo:
+    """What the current plan worked out, for the next requests to the same Service port
+    (witness requests share paths and header sets): the positions a path's conditions
+    select, and forwarded outcomes by (position, path, headers). Bounded; cleared when the
+    plan changes."""
+
+    paths: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    outcomes: dict[tuple[int, str, tuple[tuple[str, str], ...]], Outcome] = field(
+        default_factory=dict)
+
+    def clear(self) -> None:
+        self.paths.clear()
+        self.outcomes.clear()
+
+
+@dataclass(frozen=True, slots=True)
+class _Action:
+    """What a rule does with a request, worked out when the view is compiled: ``fixed``
+    (the same Outcome for every request: a direct response, a 500), a forward
+    (``template`` holds every part but the path, host and request headers), or neither (a
+    redirect: :func:`apply_rule` itself)."""
+
+    hit: _Hit
+    fixed: Outcome | None = None
+    template: Outcome | None = None
+    rewrite: bool = False  # the path is rewritten (see rewrite_path)
+    host: str | None = None  # the Host every request ends up with; None: the request's
+    ops: tuple[HeaderOps, ...] = ()  # request header operations, Host ones left out
+
+    @staticmethod
+    def compile(hit: _Hit, probe: Request) -> _Action:
+        """The parts of a forward that do not depend on the request are taken from
+        :func:`apply_rule` itself, run on a probe request for the plan's Service port."""
+        rule = hit.rule
+        if rule.redirect is not None:
+            return _Action(hit)
+        template = apply_rule(hit, probe)
+        if rule.direct_status is not None or not _backends(rule.destinations, probe):
+            return _Action(hit, fixed=template)  # a direct response, or a 500
+        if hit.table.protocol is Protocol.TCP:  # forwarded untouched
+            return _Action(hit, template=template)
+        req_ops = _header_ops(rule)[0]
+        host = rule.rewrite_host or None
+        for op in req_ops:
+            for name, value in (*op.set, *op.add):
+                if name.lower() in _HOST_HEADERS:
+                    host = value
+        plain = tuple(HeaderOps(tuple(p for p in op.set if p[0].lower() not in _HOST_HEADERS),
+                                tuple(p for p in op.add if p[0].lower() not in _HOST_HEADERS),
+                                tuple(n for n in op.remove if n.lower() not in _HOST_HEADERS))
+                      for op in req_ops)
+        return _Action(hit, template=template, rewrite=rule.rewrite is not None, host=host,
+                       ops=plain if any(plain) else ())
+
+    def outcome(self, request: Request) -> Outcome:
+        if self.fixed is not None:
+            return self.fixed
+        template = self.template
+        if template is None:
+            return apply_rule(self.hit, request)
+        path = request.path
+        if self.rewrite:
+            path = rewrite_path(self.hit.rule.rewrite, self.hit.match, path)
+        headers = _header_items(request.headers)
+        if self.ops:
+            headers = apply_header_ops(headers, self.ops)
+        return Outcome(template.status, template.rule, template.backends, path,
+                       request.host if self.host is None else self.host, headers,
+                       template.response_headers, None, template.timeout, template.retry,
+                       template.mirrors, template.notes)
+
+
+@dataclass(frozen=True, slots=True)
+class _Step:
+    """One (rule, match) pair of a compiled view: the match's conditions besides the path
+    and the port (decided at compile time), and what the rule does."""
+
+    match: Match | None  # None: the rule has no match blocks
+    action: _Action
+    table: int  # position of the table in the view
+    rule: int  # a number for the rule, unique in the view
+    key: tuple[int, ...] | None  # Gateway API precedence (tables without first_match)
+    simple: bool = field(init=False)  # the path is its only condition
+    needs_headers: bool = field(init=False)  # an absent header fails it
+
+    def __post_init__(self) -> None:
+        m = self.match
+        simple = m is None or (m.source_namespace is None and m.scheme is None
+                               and m.methods is None and not m.headers and not m.query)
+        object.__setattr__(self, "simple", simple)
+        object.__setattr__(self, "needs_headers", m is not None and any(
+            not h.invert and h.name.lower() not in _PSEUDO_HEADERS for h in m.headers))
+
+    def passes(self, request: Request) -> bool:
+        """The conditions :func:`match_applies` tests besides the path and the port."""
+        m = self.match
+        if m is None:
+            return True
+        if not (
+            (m.source_namespace is None or m.source_namespace == request.client_namespace)
+            and (m.scheme is None or m.scheme.lower() == request.scheme.lower())
+            and method_matches(m, request.method)
+        ):
+            return False
+        if m.headers:
+            if self.needs_headers and not request.headers:
+                return False
+            for h in m.headers:
+                if not string_matches(h, _header_value(request, h.name)):
+                    return False
+        return all(string_matches(q, request.query_param(q.name)) for q in m.query)
+
+
+def _header_value(request: Request, name: str) -> str | None:
+    """:func:`header_value`, with the request's header map built once per header set."""
+    lname = name.lower()
+    if lname in _PSEUDO_HEADERS:
+        return header_value(request, lname)
+    return _joined_headers(request.headers).get(lname)
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """A compiled view. Positions index ``steps``, the (rule, match) pairs in evaluation
+    order (tables in order, rules in order, matches in order); path conditions are indexed:
+    ``exact`` (case-sensitive Exact, by value), ``always`` (no path condition, or a
+    segment prefix ``/``), ``prefixes`` (case-sensitive string prefixes, by value),
+    ``segments`` (case-sensitive segment prefixes, by stem), ``others`` (regexes and
+    case-insensitive conditions, each with the literal text a matching path starts with).
+    """
+
+    tables: tuple[RouteTable, ...]
+    steps: tuple[_Step, ...]
+    exact: Mapping[str, tuple[int, ...]]
+    always: tuple[int, ...]
+    prefixes: tuple[tuple[str, tuple[int, ...]], ...]
+    segments: tuple[tuple[str, str, tuple[int, ...]], ...]
+    others: tuple[tuple[int, str, PathMatch], ...]
+    not_found: Outcome | None  # the Outcome of a request no rule takes, when fixed
+
+    def evaluate(self, request: Request, memo: _Memo) -> Outcome:
+        """The deciding rule's outcome. A forward depends on the request only through its
+        path and headers (the Service is the plan's), so ``memo`` keeps those of the
+        current plan: witness requests often differ only in method or query."""
+        if not self.tables:
+            return to_service(request)
+        pos = self.winner(request, memo.paths)
+        if pos < 0:
+            return self.not_found or unmatched(self.tables, request)
+        action = self.steps[pos].action
+        if action.template is None:
+            return action.outcome(request)
+        key = (pos, request.path, request.headers)
+        outcomes = memo.outcomes
+        found = outcomes.get(key)
+        if found is None:
+            if len(outcomes) >= _MEMO_SIZE:
+                outcomes.clear()
+            found = outcomes[key] = action.outcome(request)
+        return found
+
+    def winner(self, request: Request, paths: dict[str, tuple[int, ...]]) -> int:
+        """The position that decides the request (-1: none). A ``first_match`` table takes
+        its first matching pair; another table its rules' first matching pairs with the
+        best precedence; the first table with a match decides (see select_rule)."""
+        path = request.path
+        positions = paths.get(path)
+        if positions is None:
+            if len(paths) >= _MEMO_SIZE:
+                paths.clear()
+            positions = paths[path] = self.selected(path)
+        steps = self.steps
+        hit, hit_key, done_rule = -1, None, -1
+        for pos in positions:
+            step = steps[pos]
+            if hit >= 0 and step.table != steps[hit].table:
+                break
+            if step.rule == done_rule or not (step.simple or step.passes(request)):
+                continue
+            if step.key is None:
+                return pos
+            done_rule = step.rule
+            if hit_key is None or step.key < hit_key:
+                hit, hit_key = pos, step.key
+        return hit
+
+    def selected(self, path: str) -> tuple[int, ...]:
+        """The positions whose path condition ``path`` satisfies, in order, up to the first
+        one of a first_match table with no other condition (nothing after it can win)."""
+        found = [*self.exact.get(path, ()), *self.always]
+        for value, positions in self.prefixes:
+            if path.startswith(value):
+                found.extend(positions)
+        for stem, slashed, positions in self.segments:
+            if path.startswith(slashed) or path == stem:
+                found.extend(positions)
+        found.extend(pos for pos, head, pm in self.others
+                     if path.startswith(head) and path_matches(pm, path))
+        found.sort()
+        steps = self.steps
+        end = next((i for i, pos in enumerate(found)
+                    if steps[pos].simple and steps[pos].key is None), len(found))
+        return tuple(found[:end + 1])
+
+    @staticmethod
+    def compile(service: ServiceKey, tables: Sequence[RouteTable]) -> _Plan:
+        """Compile the view ``tables`` of ``service``; a match block that tests another port
+        or client labels can never apply here and is left out."""
+        probe = Request(service)
+        steps: list[_Step] = []
+        rule_number = 0
+        for table_pos, table in enumerate(tables):
+            for index, rule in enumerate(table.rules):
+                rule_number += 1
+                blocks: Sequence[Match | None] = rule.matches or (None,)
+                for match in blocks:
+                    if match is not None and (match.source_labels or match.port not in (
+                            None, service.port)):
+                        continue
+                    hit = _Hit(table, index, rule, match)
+                    key = None if table.first_match else _precedence(match, index)
+                    steps.append(_Step(match, _Action.compile(hit, probe), table_pos,
+                                       rule_number, key))
+        paths = _PathIndex()
+        for pos, step in enumerate(steps):
+            paths.add(pos, step.match.path if step.match is not None else None)
+        not_found = Outcome(status=404) if any(
+            t.unmatched is Unmatched.NOT_FOUND for t in tables) else None
+        return _Plan(tuple(tables), tuple(steps), paths.frozen_exact(), tuple(paths.always),
+                     paths.frozen(paths.prefixes),
+                     tuple((stem, stem + "/", tuple(found))
+                           for stem, found in paths.segments.items()),
+                     tuple(paths.others), not_found)
+
+
+@dataclass(slots=True)
+class _PathIndex:
+    """Path conditions sorted into the kinds :class:`_Plan` indexes."""
+
+    exact: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    always: list[int] = field(default_factory=list)
+    prefixes: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    segments: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    others: list[tuple[int, str, PathMatch]] = field(default_factory=list)
+
+    def add(self, pos: int, pm: PathMatch | None) -> None:
+        if pm is None:
+            self.always.append(pos)
+        elif pm.ignore_case or pm.kind is PathKind.REGEX:
+            head = _literal_head(pm.value) if pm.kind is PathKind.REGEX and not pm.ignore_case \
+                else ""
+            self.others.append((pos, head, pm))
+        elif pm.kind is PathKind.EXACT:
+            self.exact[pm.value].append(pos)
+        elif pm.kind is PathKind.PREFIX:
+            (self.prefixes[pm.value] if pm.value else self.always).append(pos)
+        else:
+            stem = pm.value.rstrip("/")
+            (self.segments[stem] if stem else self.always).append(pos)
+
+    def frozen_exact(self) -> dict[str, tuple[int, ...]]:
+        return {value: tuple(found) for value, found in self.exact.items()}
+
+    @staticmethod
+    def frozen(found: dict[str, list[int]]) -> tuple[tuple[str, tuple[int, ...]], ...]:
+        return tuple((value, tuple(positions)) for value, positions in found.items())
+
+
+_REGEX_META = frozenset(".^$*+?{}[]\\|()")
+
+
+def _literal_head(pattern: str) -> str:
+    """Literal text every match of ``pattern`` (anchored at the start) starts with, possibly
+    "": the leading plain characters, without the last one when a quantifier may drop it.
+    Conservative: nothing for a pattern with an alternation anywhere."""
+    if "|" in pattern:
+        return ""
+    end = next((i for i, ch in enumerate(pattern) if ch in _REGEX_META), len(pattern))
+    if 0 < end < len(pattern) and pattern[end] in "*?{":
+        end -= 1
+    return pattern[:end]
+
+
+@functools.lru_cache(maxsize=1024)
+def _header_items(headers: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    """:func:`request_header_map`, cached: witness requests share a few header sets."""
+    return request_header_map(headers)
+
+
+@functools.lru_cache(maxsize=1024)
+def _joined_headers(headers: tuple[tuple[str, str], ...]) -> Mapping[str, str]:
+    """Header values by lower-case name, repeated headers comma-joined in order (what
+    :func:`header_value` sees for an ordinary header)."""
+    joined: dict[str, str] = {}
+    for key, value in headers:
+        lkey = key.lower()
+        joined[lkey] = f"{joined[lkey]},{value}" if lkey in joined else value
+    return MappingProxyType(joined)
