@@ -32,9 +32,8 @@ from __future__ import annotations
 import re
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from functools import lru_cache
-from itertools import combinations
+from itertools import combinations, compress
 from typing import Any, NamedTuple
 
 import interegular
@@ -59,9 +58,9 @@ _MAX_REGEX = 512  # longer patterns are sampled textually only
 # --------------------------------------------------------------------------- conditions
 
 
-@dataclass(frozen=True, slots=True)
-class _Cond:
-    """A condition as a full-match regex over one string (path or value)."""
+class _Cond(NamedTuple):
+    """A condition as a full-match regex over one string (path or value); a tuple, as it
+    keys the region cache (hashed in C, not by a generated ``__hash__``)."""
 
     regex: str
     ignore_case: bool = False
@@ -555,6 +554,17 @@ class _Cover:
             if test(sample) is not None:
                 masks[i] |= bit
 
+    def add_all(self, samples: Iterable[str]) -> None:
+        """:meth:`add` each sample, in order (one pass per condition, in C)."""
+        fresh = [s for s in dict.fromkeys(filter(self.in_domain, samples))
+                 if s not in self.samples]
+        base = len(self.samples)
+        self.samples.update(dict.fromkeys(fresh))
+        bits = {sample: 1 << (base + i) for i, sample in enumerate(fresh)}
+        for i, test in enumerate(self.tests):
+            for sample in filter(test, fresh):
+                self.masks[i] |= bits[sample]
+
     def full(self) -> int:
         return (1 << len(self.samples)) - 1
 
@@ -578,13 +588,12 @@ class _Cover:
                 self.add(_region(a, b, "both", self.domain))
 
 
-def _covered(conds: Sequence[_Cond], seeds: Iterable[str], domain: str) -> list[str]:
+def _covered(conds: Sequence[_Cond], seeds: Iterable[str], domain: str) -> _Cover:
     cover = _Cover(conds, domain)
-    for seed in seeds:
-        cover.add(seed)
+    cover.add_all(seeds)
     cover.ensure_each()
     cover.ensure_pairs()
-    return list(cover.samples)
+    return cover
 
 
 # --------------------------------------------------------------------------- paths
@@ -626,14 +635,16 @@ def path_samples(atoms: Atoms) -> list[str]:
         if atom.kind != "regex":
             seeds += _path_variants(atom)
             seeds += _grpc_variants(atom.value) if atoms.grpc else []
-    found = dict.fromkeys(_covered(conds, seeds, _PATH_DOMAIN))
-    for atom, cond in zip(ordered, conds, strict=True):
-        if atom.kind == "regex":
-            test = _fullmatch(cond.regex, cond.ignore_case)
-            found.update(dict.fromkeys(
-                v for s in list(found) if test(s) is not None for v in _regex_variants(s)))
-    in_domain = _fullmatch(_PATH_DOMAIN, False)
-    return sorted(s for s in found if in_domain(s) is not None)
+    cover = _covered(conds, seeds, _PATH_DOMAIN)
+    covered = list(cover.samples)  # in the domain; their bit in cover.masks is their index
+    extra: set[str] = set()  # variants that are not covered samples (maybe not in the domain)
+    for atom, cond, mask in zip(ordered, conds, cover.masks, strict=True):
+        if atom.kind == "regex":  # the variants of every sample it accepts, so far
+            hits = list(compress(covered, map(int, bin(mask)[:1:-1])))
+            hits += filter(_fullmatch(cond.regex, cond.ignore_case), extra)
+            extra.update(v for s in hits for v in _regex_variants(s))
+            extra.difference_update(covered)
+    return sorted([*covered, *filter(_fullmatch(_PATH_DOMAIN, False), extra)])
 
 
 # --------------------------------------------------------------------------- values
@@ -656,7 +667,7 @@ def value_samples(atoms: Iterable[HeaderAtom | QueryAtom]) -> list[str]:
     ordered = sorted(atoms, key=lambda a: (a.name, a.kind, a.value))
     conds = [_Cond(a.regex()) for a in ordered]
     seeds = [seed for atom in ordered for seed in _value_seeds(atom)]
-    return sorted(_covered(conds, seeds, _VALUE_DOMAIN))
+    return sorted(_covered(conds, seeds, _VALUE_DOMAIN).samples)
 
 
 def _by_name(atoms: Iterable[HeaderAtom] | Iterable[QueryAtom]) -> dict[str, list[Any]]:
