@@ -26,12 +26,13 @@ differences.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache, partial
 from typing import Any
 
-from meshmigrate.model import PathMatch, RouteTable, Rule
+from meshmigrate.model import PathKind, PathMatch, RouteTable, Rule
 from meshmigrate.semantics.atoms import Atoms, PathAtom
 from meshmigrate.semantics.outcome import Outcome, Request, ServiceKey
 from meshmigrate.semantics.source import path_atom, path_matches, rule_label, service_atoms
@@ -50,24 +51,51 @@ Evaluate = Callable[[Request], tuple[Outcome, Outcome]]
 # --- path classes --------------------------------------------------------------------------
 
 def _predicate(atom: PathAtom) -> Callable[[str], bool]:
-    """The atom's condition as a fast test: string operations for case-sensitive literal
-    kinds (the same as :meth:`PathAtom.regex` on a path, which holds no line break), else
-    the compiled full-match regex (an invalid one matches nothing, as
-    :meth:`PathAtom.matches` says)."""
-    if not atom.ignore_case and atom.kind != "regex":
-        value = atom.value
-        if atom.kind == "exact":
-            return value.__eq__
-        if atom.kind == "prefix":
-            return lambda path: path.startswith(value)
-        stem = value.rstrip("/")
-        below = stem + "/"
-        return lambda path: path == stem or path.startswith(below) or not stem
+    """The atom's condition as a compiled full-match test (an invalid regex matches
+    nothing, as :meth:`PathAtom.matches` says)."""
     try:
         compiled = re.compile(atom.regex(), re.IGNORECASE if atom.ignore_case else 0)
     except re.error:
         return lambda _path: False
     return lambda path: compiled.fullmatch(path) is not None
+
+
+def _span(samples: Sequence[str], start: str) -> int:
+    """Bitmask of the (sorted) samples that start with ``start``: one contiguous run."""
+    low = high = bisect_left(samples, start)
+    while high < len(samples) and samples[high].startswith(start):
+        high += 1
+    return (1 << high) - (1 << low)
+
+
+def _mask(atom: PathAtom, samples: Sequence[str], index: Mapping[str, int]) -> int:
+    """Bitmask of the samples the atom accepts. Case-sensitive literal kinds by lookup in
+    the sorted samples (what :meth:`PathAtom.regex` means on a path, which holds no line
+    break), every other kind by testing each sample."""
+    if atom.ignore_case or atom.kind == "regex":
+        return _tested(_predicate(atom), samples)
+    value = atom.value
+    exact = 1 << index[value] if value in index else 0
+    if atom.kind == "exact":
+        return exact
+    if atom.kind == "prefix":
+        return _span(samples, value)
+    stem = value.rstrip("/")
+    if not stem:
+        return (1 << len(samples)) - 1
+    return (1 << index[stem] if stem in index else 0) | _span(samples, stem + "/")
+
+
+def _tested(test: Callable[[str], bool], samples: Sequence[str]) -> int:
+    return sum(1 << i for i, sample in enumerate(samples) if test(sample))
+
+
+def _source_mask(condition: PathMatch, samples: Sequence[str]) -> int | None:
+    """The source evaluator's own reading of a condition, where it can differ from the
+    atom's (case folding, regex dialect); None where it cannot."""
+    if not condition.ignore_case and condition.kind is not PathKind.REGEX:
+        return None
+    return _tested(partial(path_matches, condition), samples)
 
 
 def path_classes(paths: frozenset[PathAtom], grpc: bool,
@@ -80,24 +108,26 @@ def path_classes(paths: frozenset[PathAtom], grpc: bool,
 @lru_cache(maxsize=_CACHE)
 def _classes(paths: frozenset[PathAtom], grpc: bool, source: frozenset[PathMatch]
              ) -> tuple[tuple[frozenset[PathAtom], tuple[str, ...]], ...]:
-    """Path classes with the set of conditions true on each.
+    """Path classes with the set of conditions true on each, by partition refinement over
+    one bitmask per condition.
 
-    The source's path conditions are tested as the source evaluator tests them too
-    (:func:`~meshmigrate.semantics.source.path_matches`), beside their atoms: where the two
-    disagree (Unicode case folding: ``(?i)s`` matches ``ſ``, ``"ſ".lower()`` is not ``s``)
-    the paths fall in different classes, so no difference between the evaluators' readings
-    is hidden."""
-    samples = path_samples(Atoms(paths=paths, grpc=grpc))
-    ordered = sorted(paths)
-    conditions = sorted(source, key=repr)
-    tests = [_predicate(atom) for atom in ordered]
-    tests += [partial(path_matches, condition) for condition in conditions]
-    groups: dict[tuple[bool, ...], list[str]] = {}
-    for sample in samples:
-        groups.setdefault(tuple(test(sample) for test in tests), []).append(sample)
-    atoms = [*ordered, *(path_atom(c) for c in conditions)]
-    return tuple((frozenset(a for a, hit in zip(atoms, truth, strict=True) if hit),
-                  tuple(group)) for truth, group in groups.items())
+    The source's path conditions are also tested as the source evaluator tests them
+    (:func:`~meshmigrate.semantics.source.path_matches`) where that can differ from their
+    atoms (Unicode case folding: ``(?i)s`` matches ``ſ``, ``"ſ".lower()`` is not ``s``), so
+    paths the two readings tell apart fall in different classes."""
+    samples = sorted(path_samples(Atoms(paths=paths, grpc=grpc)))
+    index = {sample: i for i, sample in enumerate(samples)}
+    masks = [(atom, _mask(atom, samples, index)) for atom in sorted(paths)]
+    for condition in sorted(source, key=repr):
+        found = _source_mask(condition, samples)
+        masks += [(path_atom(condition), found)] if found is not None else []
+    groups = [(1 << len(samples)) - 1] if samples else []
+    for _, mask in masks:
+        groups = [part for group in groups for part in (group & mask, group & ~mask) if part]
+    groups.sort(key=lambda group: group & -group)  # by first sample
+    return tuple((frozenset(atom for atom, mask in masks if mask & group & -group),
+                  tuple(samples[i] for i in range(len(samples)) if group >> i & 1))
+                 for group in groups)
 
 
 @lru_cache(maxsize=_CACHE)
