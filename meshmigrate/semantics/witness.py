@@ -73,7 +73,7 @@ def _never(_text: str) -> None:
     return None
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=8192)
 def _fullmatch(regex: str, ignore_case: bool) -> Callable[[str], re.Match[str] | None]:
     """The compiled full-match test of a condition (an invalid regex matches nothing)."""
     try:
@@ -219,7 +219,7 @@ _TAILS = (("segment", "(?:/.*)?"), ("segment", "(/.*)?"), ("noslash", "[^/].*"),
           ("", ""))
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=16384)
 def _literal(regex: str) -> tuple[str, str] | None:
     """``(text, tail)`` when ``regex`` is an escaped literal followed by one of
     :data:`_TAILS`; None for anything else."""
@@ -392,7 +392,7 @@ _QUANTIFIERS = "*?{"  # make the character before them optional (``+`` does not)
 _SPECIAL = set(".^$*+?{}[]()|\\")
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=16384)
 def _head(regex: str) -> str:
     """Literal text every full match of ``regex`` starts with ('' when unknown). Global
     inline flags (``(?i)``) and top-level alternations give ''."""
@@ -512,8 +512,10 @@ def _region(a: _Cond, b: _Cond | None, mode: str, domain: str) -> str | None:
     return decided[0] if decided is not None else _automaton_region(a, b, mode, domain)
 
 
+@lru_cache(maxsize=8192)
 def _automaton_region(a: _Cond, b: _Cond | None, mode: str, domain: str) -> str | None:
-    """:func:`_region` by product search alone."""
+    """:func:`_region` by product search alone (cached on its own: the few regions that need
+    a search stay when the many settled by strings come and go)."""
     da, dom = _dfa(a.regex, a.ignore_case), _dfa(domain, False)
     db = None if b is None else _dfa(b.regex, b.ignore_case)
     if da is None or dom is None or (b is not None and db is None):
