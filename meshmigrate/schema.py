@@ -20,6 +20,7 @@ report covers them); ``null`` is the same as an absent field, as in Kubernetes.
 
 from __future__ import annotations
 
+import functools
 import re
 import warnings
 from collections.abc import Callable, Iterable, Mapping
@@ -360,6 +361,7 @@ class Regex(Spec):
             out.add(path, f"invalid regular expression {_short(value)}: {problem}")
 
 
+@functools.lru_cache(maxsize=4096)
 def regex_problem(pattern: str, dialect: str) -> str | None:
     """Why ``pattern`` is not a valid ``dialect`` regex, or None."""
     engine = REGEX_DIALECTS[dialect]
