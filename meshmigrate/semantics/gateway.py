@@ -147,17 +147,19 @@ class _RouteId:
     namespace: str
     name: str
     created: float | None
+    label: str = field(init=False, compare=False)  # ``{namespace}/{name}``
+    _order: tuple[int, float, str] = field(init=False, compare=False)
 
-    @property
-    def label(self) -> str:
-        return f"{self.namespace}/{self.name}"
+    def __post_init__(self) -> None:
+        label = f"{self.namespace}/{self.name}"
+        object.__setattr__(self, "label", label)
+        # A missing timestamp sorts after every present one (see module docstring).
+        object.__setattr__(self, "_order", (1, 0.0, label) if self.created is None
+                           else (0, self.created, label))
 
     def order(self) -> tuple[int, float, str]:
-        """Cross-route tie-break: oldest creationTimestamp, then ``{namespace}/{name}``.
-        A missing timestamp sorts after every present one (see module docstring)."""
-        if self.created is None:
-            return (1, 0.0, self.label)
-        return (0, self.created, self.label)
+        """Cross-route tie-break: oldest creationTimestamp, then ``{namespace}/{name}``."""
+        return self._order
 
 
 @dataclass(frozen=True, slots=True)
@@ -804,8 +806,11 @@ def _header_map(request: Request) -> dict[str, str]:
 class GatewayEvaluator:
     """Evaluates requests against Gateway API routes attached to Services (GAMMA).
 
-    Routes are indexed per parent Service port at construction; :meth:`evaluate` then
-    costs O(matches of the routes on that port)."""
+    Routes are indexed per parent Service port at construction. The first request to a
+    Service port (and client view) compiles its view (see ``_HttpPlan``), so the next ones
+    cost a path lookup and the conditions of the few matches the path selects; the
+    compiled views are kept in a bounded cache. :meth:`evaluate_plain` is the uncompiled
+    definition."""
 
     def __init__(self, objects: Iterable[Mapping[str, Any]], *, strict_backends: bool = False,
                  regex_rank: RegexRank = REGEX_PATH_RANK) -> None:
@@ -903,6 +908,10 @@ class GatewayEvaluator:
 
     def evaluate(self, request: Request) -> Outcome:
         """The Outcome of ``request`` under the Gateway API spec (see module docstring)."""
+        last = self._last  # the common case, inline: the same client of the same port
+        if last is not None and last[0] is request.service and \
+                last[1] == request.client_namespace:
+            return last[2].evaluate(request, self._memo)
         return self._plan(request.service, request.client_namespace).evaluate(
             request, self._memo)
 
@@ -1127,12 +1136,11 @@ class _L4Plan:
 
 @dataclass(frozen=True, slots=True)
 class _Action:
-    """What one candidate does with a request, worked out when the view is compiled:
-    ``fixed`` (the same Outcome for every request: a 500), a forward (``template`` holds
-    every part but the path, host and request headers), or neither (a redirect: the generic
+    """What one rule does with a request, worked out when the view is compiled: ``fixed``
+    (the same Outcome for every request: a 500), a forward (``template`` holds every part
+    but the path, host and request headers), or neither (a redirect: the generic
     :func:`_forward`)."""
 
-    candidate: _Candidate
     view_notes: tuple[str, ...]
     fixed: Outcome | None = None
     template: Outcome | None = None
@@ -1140,15 +1148,16 @@ class _Action:
     host: str | None = None  # the Host every request ends up with; None: the request's
     edits: tuple[_HeaderFilter, ...] = ()  # RequestHeaderModifiers, in order
 
-    def outcome(self, request: Request) -> Outcome:
+    def outcome(self, request: Request, candidate: _Candidate) -> Outcome:
+        """The outcome of ``request`` when ``candidate`` (a match of the rule) wins."""
         if self.fixed is not None:
             return self.fixed
         template = self.template
         if template is None:
-            return _forward(request, self.candidate, self.view_notes)
+            return _forward(request, candidate, self.view_notes)
         path = request.path
         for modifier in self.paths:
-            path = modifier.rewrite(path, self.candidate.match)
+            path = modifier.rewrite(path, candidate.match)
         headers = _header_items(request.headers)
         if self.edits:
             edited = dict(headers)
@@ -1162,46 +1171,47 @@ class _Action:
 
 
 def _action(candidate: _Candidate, view_notes: tuple[str, ...], probe: Request) -> _Action:
-    """Compile a candidate's action. The parts of a forward that do not depend on the
-    request are taken from :func:`_forward` itself, run on a probe request."""
+    """Compile the action of a candidate's rule (the same for each of its matches). The
+    parts of a forward that do not depend on the request are taken from :func:`_forward`
+    itself, run on a probe request."""
     rule = candidate.rule
     filters = rule.filters + (_backend_filters(
         [b for b in rule.backends if b.backend is not None]) or ())
     if any(isinstance(f, _RedirectFilter) for f in filters):
-        return _Action(candidate, view_notes)
+        return _Action(view_notes)
     template = _forward(probe, candidate, view_notes)
     if template.status != 200:  # no valid backend: a 500 whatever the request
-        return _Action(candidate, view_notes, fixed=template)
+        return _Action(view_notes, fixed=template)
     host: str | None = None
     for filt in filters:
         rewritten = filt.hostname if isinstance(filt, _RewriteFilter) else \
             filt.host() if isinstance(filt, _HeaderFilter) else None
         host = rewritten if rewritten is not None else host
     return _Action(
-        candidate, view_notes, template=template,
+        view_notes, template=template,
         paths=tuple(f.path for f in filters if isinstance(f, _RewriteFilter) and f.path),
         host=host,
         edits=tuple(f for f in filters if isinstance(f, _HeaderFilter) and not f.response))
 
 
-@dataclass(frozen=True, slots=True)
 class _Step:
-    """One candidate of a compiled view: its conditions besides the path, its action."""
+    """One candidate of a compiled view: its conditions besides the path, its action.
+    (A plain class: views are compiled often, and this is their most numerous part.)"""
 
-    match: _Match
-    action: _Action
-    simple: bool = field(init=False)  # the path is its only condition
-    needs_headers: bool = field(init=False)  # it tests a header other than host
+    __slots__ = ("action", "candidate", "needs_headers", "simple")
 
-    def __post_init__(self) -> None:
-        m = self.match
-        object.__setattr__(self, "simple", m.method is None and not m.headers and not m.queries)
-        object.__setattr__(self, "needs_headers", any(name != "host" for name, _ in m.headers))
+    def __init__(self, candidate: _Candidate, action: _Action) -> None:
+        m = candidate.match
+        self.candidate = candidate
+        self.action = action
+        self.simple = m.method is None and not m.headers and not m.queries  # path only
+        # it tests a header other than host (which every request has)
+        self.needs_headers = any(name != "host" for name, _ in m.headers)
 
     def passes(self, request: Request) -> bool:
         """The method, header and query conditions (see :meth:`_Match.test`); an absent
         header satisfies no header condition."""
-        match = self.match
+        match = self.candidate.match
         if match.method is not None and request.method != match.method:
             return False
         if match.headers:
@@ -1242,16 +1252,17 @@ class _HttpPlan:
         pos = self.winner(request, memo.paths)
         if pos < 0:
             return self.not_found
-        action = self.steps[pos].action
+        step = self.steps[pos]
+        action = step.action
         if action.template is None:
-            return action.outcome(request)
+            return action.outcome(request, step.candidate)
         key = (pos, request.path, request.headers)
         outcomes = memo.outcomes
         found = outcomes.get(key)
         if found is None:
             if len(outcomes) >= _MEMO_SIZE:
                 outcomes.clear()
-            found = outcomes[key] = action.outcome(request)
+            found = outcomes[key] = action.outcome(request, step.candidate)
         return found
 
     def winner(self, request: Request, paths: dict[str, tuple[int, ...]]) -> int:
@@ -1291,7 +1302,7 @@ def _first_segment(path: str) -> str:
     return path if end < 0 else path[:end]
 
 
-_REGEX_META = frozenset(".^$*+?{}[]\\|()")
+_REGEX_META = re.compile(r"[.^$*+?{}\[\]\\|()]")
 
 
 def _literal_head(pattern: str) -> str:
@@ -1300,8 +1311,11 @@ def _literal_head(pattern: str) -> str:
     nothing for a pattern with an alternation anywhere."""
     if "|" in pattern:
         return ""
-    end = next((i for i, ch in enumerate(pattern) if ch in _REGEX_META), len(pattern))
-    if end < len(pattern) and pattern[end] in "*?{" and end > 0:
+    meta = _REGEX_META.search(pattern)
+    if meta is None:
+        return pattern
+    end = meta.start()
+    if end > 0 and pattern[end] in "*?{":
         end -= 1
     return pattern[:end]
 
@@ -1329,7 +1343,11 @@ def _compile(service: ServiceKey, view: _View | None) -> _Plan:
     by_segment: dict[str, list[tuple[str, str, tuple[int, ...]]]] = defaultdict(list)
     for stem, found in prefixes.items():
         by_segment[_first_segment(stem)].append((stem, stem + "/", tuple(found)))
-    steps = tuple(_Step(c.match, _action(c, view.notes, probe)) for c in view.candidates)
+    actions: dict[int, _Action] = {}  # by id() of the rule
+    for c in view.candidates:
+        if id(c.rule) not in actions:
+            actions[id(c.rule)] = _action(c, view.notes, probe)
+    steps = tuple(_Step(c, actions[id(c.rule)]) for c in view.candidates)
     return _HttpPlan(
         steps, {value: tuple(found) for value, found in exact.items()}, tuple(always),
         {segment: tuple(found) for segment, found in by_segment.items()},

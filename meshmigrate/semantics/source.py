@@ -217,8 +217,10 @@ class _Hit:
 class SourceEvaluator:
     """Evaluate requests against a :class:`RoutingModel` with source semantics.
 
-    Tables are indexed by Service at construction, so one request costs
-    O(rules of that Service).
+    Tables are indexed by Service at construction. The first request to a Service port
+    (and client view) compiles its tables (see ``_Plan``), so the next ones cost a path
+    lookup and the conditions of the few rules the path selects; the compiled views are
+    kept in a bounded cache. :meth:`evaluate_plain` is the uncompiled definition.
     """
 
     def __init__(self, model: RoutingModel) -> None:
@@ -288,6 +290,10 @@ class SourceEvaluator:
     def evaluate(self, request: Request) -> Outcome:
         """The Outcome of ``request`` with the source mesh's semantics (module docstring),
         computed with the port's compiled view (the same as :meth:`evaluate_plain`)."""
+        last = self._last  # the common case, inline: the same client of the same port
+        if last is not None and last[0] is request.service and \
+                last[1] == request.client_namespace:
+            return last[2].evaluate(request, self._memo)
         return self._plan(request.service, request.client_namespace).evaluate(
             request, self._memo)
 
@@ -382,15 +388,22 @@ def _backends(destinations: Iterable[Destination], request: Request) -> tuple[Ba
 
 def rule_label(table: RouteTable, index: int) -> str:
     """``Kind/namespace/name#index`` of the source object (else the table's name)."""
+    return f"{_table_label(table)}#{index}"
+
+
+def _table_label(table: RouteTable) -> str:
     owner = table.origin.ref if table.origin is not None else table.name or str(table.service)
     where = f"@{table.consumer_namespace}" if table.consumer_namespace else ""
-    return f"{owner}{where}#{index}"
+    return f"{owner}{where}"
+
+
+_FAULT_NOTES = ("fault injection (the request is still forwarded here)",)
 
 
 def apply_rule(hit: _Hit, request: Request) -> Outcome:
     """The outcome of the rule that matched."""
     rule, label = hit.rule, rule_label(hit.table, hit.index)
-    notes = ("fault injection (the request is still forwarded here)",) if rule.fault else ()
+    notes = _FAULT_NOTES if rule.fault else ()
     if rule.redirect is not None:
         return redirect_outcome(rule.redirect, hit.match, request, label, notes)
     if rule.direct_status is not None:
@@ -405,16 +418,24 @@ def apply_rule(hit: _Hit, request: Request) -> Outcome:
 
 def forward_outcome(hit: _Hit, request: Request, backends: tuple[Backend, ...], label: str,
                     notes: tuple[str, ...]) -> Outcome:
+    """A forwarded HTTP request: the rule's rewrites and header operations applied."""
     rule = hit.rule
-    req_ops, resp_ops, op_notes = _header_ops(rule)
+    template, req_ops = forward_template(rule, request.service.port, backends, label, notes)
     headers, host = apply_request_header_ops(request_header_map(request.headers),
                                              rule.rewrite_host or request.host, req_ops)
+    return Outcome(200, label, backends, rewrite_path(rule.rewrite, hit.match, request.path),
+                   host, headers, template.response_headers, None, template.timeout,
+                   template.retry, template.mirrors, template.notes)
+
+
+def forward_template(rule: Rule, port: int, backends: tuple[Backend, ...], label: str,
+                     notes: tuple[str, ...]) -> tuple[Outcome, list[HeaderOps]]:
+    """What a forward by ``rule`` of a request to ``port`` is whatever the request (its
+    path, host and request headers left unset), and the request header operations."""
+    req_ops, resp_ops, op_notes = _header_ops(rule)
     retry = rule.retry  # converters make source defaults explicit; None = no retries
-    return Outcome(
+    template = Outcome(
         status=200, rule=label, backends=backends,
-        path=rewrite_path(rule.rewrite, hit.match, request.path),
-        host=host,
-        request_headers=headers,
         response_headers=apply_header_ops((), resp_ops),
         timeout=ms_to_duration(rule.timeout_ms),
         retry=None if retry is None else Retry(
@@ -422,10 +443,11 @@ def forward_outcome(hit: _Hit, request: Request, backends: tuple[Backend, ...], 
             ms_to_duration(effective_per_try(retry.per_try_timeout_ms, rule.timeout_ms)),
             ms_to_duration(retry.backoff_ms)),
         mirrors=tuple(Mirror(m.service.namespace, m.service.name,
-                             m.port if m.port is not None else request.service.port, m.percent)
+                             m.port if m.port is not None else port, m.percent)
                       for m in rule.mirrors),
         notes=notes + op_notes,
     )
+    return template, req_ops
 
 
 def effective_per_try(per_try_ms: int | None, timeout_ms: int | None) -> int | None:
@@ -691,7 +713,6 @@ class _Action:
     (``template`` holds every part but the path, host and request headers), or neither (a
     redirect: :func:`apply_rule` itself)."""
 
-    hit: _Hit
     fixed: Outcome | None = None
     template: Outcome | None = None
     rewrite: bool = False  # the path is rewritten (see rewrite_path)
@@ -699,19 +720,23 @@ class _Action:
     ops: tuple[HeaderOps, ...] = ()  # request header operations, Host ones left out
 
     @staticmethod
-    def compile(hit: _Hit, probe: Request) -> _Action:
-        """The parts of a forward that do not depend on the request are taken from
-        :func:`apply_rule` itself, run on a probe request for the plan's Service port."""
+    def compile(hit: _Hit, probe: Request, label: str) -> _Action:
+        """The action of ``hit.rule`` (labelled ``label``) for requests to the port of
+        ``probe``; as :func:`apply_rule` does it."""
         rule = hit.rule
         if rule.redirect is not None:
-            return _Action(hit)
-        template = apply_rule(hit, probe)
-        if rule.direct_status is not None or not _backends(rule.destinations, probe):
-            return _Action(hit, fixed=template)  # a direct response, or a 500
+            return _Action()
+        backends = _backends(rule.destinations, probe)
+        if rule.direct_status is not None or not backends:
+            return _Action(fixed=apply_rule(hit, probe))  # a direct response, or a 500
+        notes = _FAULT_NOTES if rule.fault else ()
         if hit.table.protocol is Protocol.TCP:  # forwarded untouched
-            return _Action(hit, template=template)
-        req_ops = _header_ops(rule)[0]
-        host = rule.rewrite_host or None
+            return _Action(template=_forwarded(probe, backends, label, notes))
+        template, req_ops = forward_template(rule, probe.service.port, backends, label, notes)
+        if not any(req_ops):
+            return _Action(template=template, rewrite=rule.rewrite is not None,
+                           host=rule.rewrite_host or None)
+        host = rule.rewrite_host or None  # see apply_request_header_ops
         for op in req_ops:
             for name, value in (*op.set, *op.add):
                 if name.lower() in _HOST_HEADERS:
@@ -720,18 +745,19 @@ class _Action:
                                 tuple(p for p in op.add if p[0].lower() not in _HOST_HEADERS),
                                 tuple(n for n in op.remove if n.lower() not in _HOST_HEADERS))
                       for op in req_ops)
-        return _Action(hit, template=template, rewrite=rule.rewrite is not None, host=host,
+        return _Action(template=template, rewrite=rule.rewrite is not None, host=host,
                        ops=plain if any(plain) else ())
 
-    def outcome(self, request: Request) -> Outcome:
+    def outcome(self, request: Request, hit: _Hit) -> Outcome:
+        """The outcome of ``request`` when ``hit`` (a match of the rule) decides it."""
         if self.fixed is not None:
             return self.fixed
         template = self.template
         if template is None:
-            return apply_rule(self.hit, request)
+            return apply_rule(hit, request)
         path = request.path
         if self.rewrite:
-            path = rewrite_path(self.hit.rule.rewrite, self.hit.match, path)
+            path = rewrite_path(hit.rule.rewrite, hit.match, path)
         headers = _header_items(request.headers)
         if self.ops:
             headers = apply_header_ops(headers, self.ops)
@@ -741,30 +767,30 @@ class _Action:
                        template.mirrors, template.notes)
 
 
-@dataclass(frozen=True, slots=True)
 class _Step:
     """One (rule, match) pair of a compiled view: the match's conditions besides the path
-    and the port (decided at compile time), and what the rule does."""
+    and the port (decided at compile time), and what the rule does. (A plain class: views
+    are compiled often, and this is their most numerous part.)"""
 
-    match: Match | None  # None: the rule has no match blocks
-    action: _Action
-    table: int  # position of the table in the view
-    rule: int  # a number for the rule, unique in the view
-    key: tuple[int, ...] | None  # Gateway API precedence (tables without first_match)
-    simple: bool = field(init=False)  # the path is its only condition
-    needs_headers: bool = field(init=False)  # an absent header fails it
+    __slots__ = ("action", "hit", "key", "needs_headers", "rule", "simple", "table")
 
-    def __post_init__(self) -> None:
-        m = self.match
-        simple = m is None or (m.source_namespace is None and m.scheme is None
-                               and m.methods is None and not m.headers and not m.query)
-        object.__setattr__(self, "simple", simple)
-        object.__setattr__(self, "needs_headers", m is not None and any(
-            not h.invert and h.name.lower() not in _PSEUDO_HEADERS for h in m.headers))
+    def __init__(self, hit: _Hit, action: _Action, table: int, rule: int,
+                 key: tuple[int, ...] | None) -> None:
+        self.hit = hit  # hit.match None: the rule has no match blocks
+        self.action = action
+        self.table = table  # position of the table in the view
+        self.rule = rule  # a number for the rule, unique in the view
+        self.key = key  # Gateway API precedence (tables without first_match), else None
+        m = hit.match
+        self.simple = m is None or (m.source_namespace is None and m.scheme is None
+                                    and m.methods is None and not m.headers and not m.query)
+        # an absent header fails it
+        self.needs_headers = m is not None and any(
+            not h.invert and h.name.lower() not in _PSEUDO_HEADERS for h in m.headers)
 
     def passes(self, request: Request) -> bool:
         """The conditions :func:`match_applies` tests besides the path and the port."""
-        m = self.match
+        m = self.hit.match
         if m is None:
             return True
         if not (
@@ -818,16 +844,17 @@ class _Plan:
         pos = self.winner(request, memo.paths)
         if pos < 0:
             return self.not_found or unmatched(self.tables, request)
-        action = self.steps[pos].action
+        step = self.steps[pos]
+        action = step.action
         if action.template is None:
-            return action.outcome(request)
+            return action.outcome(request, step.hit)
         key = (pos, request.path, request.headers)
         outcomes = memo.outcomes
         found = outcomes.get(key)
         if found is None:
             if len(outcomes) >= _MEMO_SIZE:
                 outcomes.clear()
-            found = outcomes[key] = action.outcome(request)
+            found = outcomes[key] = action.outcome(request, step.hit)
         return found
 
     def winner(self, request: Request, paths: dict[str, tuple[int, ...]]) -> int:
@@ -881,20 +908,24 @@ class _Plan:
         steps: list[_Step] = []
         rule_number = 0
         for table_pos, table in enumerate(tables):
+            owner = _table_label(table)
             for index, rule in enumerate(table.rules):
                 rule_number += 1
+                action: _Action | None = None
                 blocks: Sequence[Match | None] = rule.matches or (None,)
                 for match in blocks:
                     if match is not None and (match.source_labels or match.port not in (
                             None, service.port)):
                         continue
                     hit = _Hit(table, index, rule, match)
+                    if action is None:
+                        action = _Action.compile(hit, probe, f"{owner}#{index}")
                     key = None if table.first_match else _precedence(match, index)
-                    steps.append(_Step(match, _Action.compile(hit, probe), table_pos,
-                                       rule_number, key))
+                    steps.append(_Step(hit, action, table_pos, rule_number, key))
         paths = _PathIndex()
         for pos, step in enumerate(steps):
-            paths.add(pos, step.match.path if step.match is not None else None)
+            match = step.hit.match
+            paths.add(pos, match.path if match is not None else None)
         not_found = Outcome(status=404) if any(
             t.unmatched is Unmatched.NOT_FOUND for t in tables) else None
         return _Plan(tuple(tables), tuple(steps), paths.frozen_exact(), tuple(paths.always),
@@ -937,7 +968,7 @@ class _PathIndex:
         return tuple((value, tuple(positions)) for value, positions in found.items())
 
 
-_REGEX_META = frozenset(".^$*+?{}[]\\|()")
+_REGEX_META = re.compile(r"[.^$*+?{}\[\]\\|()]")
 
 
 def _literal_head(pattern: str) -> str:
@@ -946,8 +977,11 @@ def _literal_head(pattern: str) -> str:
     Conservative: nothing for a pattern with an alternation anywhere."""
     if "|" in pattern:
         return ""
-    end = next((i for i, ch in enumerate(pattern) if ch in _REGEX_META), len(pattern))
-    if 0 < end < len(pattern) and pattern[end] in "*?{":
+    meta = _REGEX_META.search(pattern)
+    if meta is None:
+        return pattern
+    end = meta.start()
+    if end > 0 and pattern[end] in "*?{":
         end -= 1
     return pattern[:end]
 
