@@ -241,3 +241,15 @@ def test_witnesses_reach_every_reachable_rule() -> None:
     atoms = ev.atoms(SVC)
     hit = {ev.evaluate(r).rule for r in witnesses(SVC, atoms, ["shop"])}
     assert hit == {f"shop/r#{i}" for i in range(6)}
+
+
+@pytest.mark.parametrize("catch_all", ["/.*", ".*", "^/.*$", "(?i).*"])
+def test_a_regex_accepting_every_path_adds_no_near_misses(catch_all: str) -> None:
+    """Near misses probe a regex's boundary; one that accepts every path has none, and
+    varying every sample it accepts would multiply the samples by seven."""
+    literals = {PathAtom("exact", "/a"), PathAtom("prefix", "/b/"), PathAtom("regex", "/c/[0-9]+")}
+    alone = path_samples(Atoms(paths=frozenset(literals)))
+    both = path_samples(Atoms(paths=frozenset({*literals, PathAtom("regex", catch_all)})))
+    assert set(alone) <= set(both) and len(both) <= len(alone) + 2
+    narrower = path_samples(Atoms(paths=frozenset({*literals, PathAtom("regex", "/.+")})))
+    assert len(narrower) > len(both)  # "/" is outside "/.+": its boundary is probed

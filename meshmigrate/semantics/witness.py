@@ -628,6 +628,17 @@ def _grpc_variants(value: str) -> list[str]:
     return [f"/{parts[1]}/Xother", f"/x.Other/{parts[2]}", f"/{parts[1]}/"]
 
 
+#: Regexes that accept every path (paths start with ``/`` and hold no line break): they
+#: have no boundary for near misses to probe, and their variants of every sample would
+#: multiply the samples by seven (the compiler's catch-all ``/.*`` is on most Services).
+_EVERY_PATH = frozenset({".*", "/.*", ".+", "(?:/.*)", "(?:.*)"})
+
+
+def _accepts_every_path(atom: PathAtom) -> bool:
+    _, body = split_global_flags(atom.value)
+    return atom.anchored == "start" and body == "" or _strip_anchors(body) in _EVERY_PATH
+
+
 def path_samples(atoms: Atoms) -> list[str]:
     """Paths that exercise every path condition and every pair of them (sorted)."""
     ordered = sorted(atoms.paths)
@@ -641,7 +652,8 @@ def path_samples(atoms: Atoms) -> list[str]:
     covered = list(cover.samples)  # in the domain; their bit in cover.masks is their index
     extra: set[str] = set()  # variants that are not covered samples (maybe not in the domain)
     for atom, cond, mask in zip(ordered, conds, cover.masks, strict=True):
-        if atom.kind == "regex":  # the variants of every sample it accepts, so far
+        if atom.kind == "regex" and not _accepts_every_path(atom):
+            # the variants of every sample it accepts, so far
             hits = list(compress(covered, map(int, bin(mask)[:1:-1])))
             hits += filter(_fullmatch(cond.regex, cond.ignore_case), extra)
             extra.update(v for s in hits for v in _regex_variants(s))
