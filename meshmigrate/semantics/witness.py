@@ -636,7 +636,7 @@ _EVERY_PATH = frozenset({".*", "/.*", ".+", "(?:/.*)", "(?:.*)"})
 
 def _accepts_every_path(atom: PathAtom) -> bool:
     _, body = split_global_flags(atom.value)
-    return atom.anchored == "start" and body == "" or _strip_anchors(body) in _EVERY_PATH
+    return (atom.anchored == "start" and body == "") or _strip_anchors(body) in _EVERY_PATH
 
 
 def path_samples(atoms: Atoms) -> list[str]:
