@@ -21,6 +21,9 @@ accepted.
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -44,10 +47,12 @@ from meshmigrate.errors import InputError
 from meshmigrate.limits import Limits
 
 _Parser: Any
+_Parser_module: Any
 try:
+    import yaml._yaml as _Parser_module
     from yaml._yaml import CParser as _Parser
 except ImportError:  # PyYAML built without libyaml: its pure-Python parser (slower)
-    _Parser = yaml.SafeLoader
+    _Parser, _Parser_module = yaml.SafeLoader, None
 
 _T = "tag:yaml.org,2002:"
 _STR, _MERGE_TAG, _VALUE_TAG = f"{_T}str", f"{_T}merge", f"{_T}value"
@@ -60,7 +65,7 @@ _SCALARS: dict[str, Callable[[SafeConstructor, ScalarNode], Any]] = {
     f"{_T}timestamp": SafeConstructor.construct_yaml_timestamp,
     f"{_T}binary": SafeConstructor.construct_yaml_binary,
 }
-_COLLECTION_TAGS = {MappingStartEvent: f"{_T}map", SequenceStartEvent: f"{_T}seq"}
+_MAP_TAG, _SEQ_TAG = f"{_T}map", f"{_T}seq"
 #: A number longer than this is refused: Python will not convert integers of more than
 #: 4 300 digits, and sexagesimal ones (``1:20:30``) take quadratic time.
 MAX_NUMBER_CHARS = 1000
@@ -118,28 +123,29 @@ class Builder:
                 if not ev.style and ev.tag is None:
                     v = cache.get(value, _MISSING)
                     if v is _MISSING:
-                        v = resolve(value, ev, is_map and key is _NOKEY)
+                        v = resolve(value, ev.start_mark, is_map and key is _NOKEY)
                 elif ev.tag is not None or len(value) > max_scalar:
-                    v = self.tagged(ev)
+                    v = self.tagged(ev.tag, value, ev.start_mark)
                 else:
                     v = value
                 if ev.anchor is not None:
                     self.anchors[ev.anchor] = (v, max(1, ev.end_mark.index - ev.start_mark.index))
             elif cls is MappingStartEvent or cls is SequenceStartEvent:
                 if len(stack) >= max_depth or ev.tag is not None:
-                    self.check_collection(ev, len(stack))
+                    self.check_collection(ev.tag, cls is MappingStartEvent, ev.start_mark,
+                                          len(stack))
                 v = new_dict() if cls is MappingStartEvent else new_list()
                 v.line, v.lines = ev.start_mark.line + 1, {} if cls is MappingStartEvent else []
                 if ev.anchor is not None:
-                    self.open_anchor(ev, v)
+                    self.open_anchor(ev.anchor, ev.start_mark, v)
             elif cls is MappingEndEvent or cls is SequenceEndEvent:
                 if pending and id(node) in pending:
-                    self.close(node, ev)
+                    self.close(node, ev.end_mark)
                 node, lines, is_map = stack.pop()
                 key = _NOKEY
                 continue
             elif cls is AliasEvent:
-                v = self.alias(ev)
+                v = self.alias(ev.anchor, ev.start_mark)
             elif cls is DocumentEndEvent or cls is DocumentStartEvent:
                 if cls is DocumentEndEvent:
                     yield root
@@ -152,11 +158,11 @@ class Builder:
                 continue
             if is_map:
                 if key is _NOKEY:
-                    key = v if v.__class__ is str else self.key(v, ev)
+                    key = v if v.__class__ is str else self.key(v, ev.start_mark)
                     key_line = ev.start_mark.line + 1
                     continue
                 if key is _MERGE:
-                    self.merge(node, v, ev)
+                    self.merge(node, v, ev.start_mark)
                 elif key in node:
                     raise self.duplicate(node, key, key_line)
                 else:
@@ -172,103 +178,102 @@ class Builder:
                 stack.append((node, lines, is_map))
                 node, lines, is_map = v, v.lines, cls is MappingStartEvent
 
-    # -- scalars ------------------------------------------------------------------------
-    def resolve(self, value: str, ev: Any, as_key: bool) -> Any:
+    # -- scalars (``mark``: where the scalar starts) ---------------------------------------
+    def resolve(self, value: str, mark: Any, as_key: bool) -> Any:
         """A plain scalar's value, by YAML 1.1 implicit typing (cached by text)."""
-        self.check_size(ev)
+        self.check_size(value, mark)
         tag = self.resolver.resolve(ScalarNode, value, (True, False))
         if tag == _MERGE_TAG:
             return _MERGE if as_key else value
         result = value if tag in (_STR, _VALUE_TAG) or tag not in _SCALARS else \
-            self.construct(tag, ev)
+            self.construct(tag, value, mark)
         if len(self.cache) < _CACHE_SIZE:
             self.cache[value] = result
         return result
 
-    def tagged(self, ev: Any) -> Any:
+    def tagged(self, tag: str | None, value: str, mark: Any) -> Any:
         """A scalar with an explicit tag (``!!int "3"``), or a long quoted one."""
-        self.check_size(ev)
-        tag = ev.tag
+        self.check_size(value, mark)
         if tag is None or tag in ("!", _STR):
-            return ev.value
+            return value
         if tag not in _SCALARS:
             raise self.error(f"unsupported tag {tag!r} (only the standard YAML types are "
-                             "read)", ev)
-        return self.construct(tag, ev)
+                             "read)", mark)
+        return self.construct(tag, value, mark)
 
-    def construct(self, tag: str, ev: Any) -> Any:
+    def construct(self, tag: str, value: str, mark: Any) -> Any:
         kind = tag.rpartition(":")[2]
-        if tag in _NUMBERS and len(ev.value) > MAX_NUMBER_CHARS:
-            raise self.error(f"a number ({kind}) of {len(ev.value)} characters is too long "
-                             f"(at most {MAX_NUMBER_CHARS})", ev)
+        if tag in _NUMBERS and len(value) > MAX_NUMBER_CHARS:
+            raise self.error(f"a number ({kind}) of {len(value)} characters is too long "
+                             f"(at most {MAX_NUMBER_CHARS})", mark)
         try:
-            return _SCALARS[tag](self.constructor, ScalarNode(tag, ev.value))
+            return _SCALARS[tag](self.constructor, ScalarNode(tag, value))
         except Exception as exc:  # PyYAML's scalar constructors fail in many ways on junk
             problem = getattr(exc, "problem", None) or (str(exc).splitlines() or [""])[0] \
                 or type(exc).__name__
-            raise self.error(f"invalid {kind} {ev.value[:40]!r}: {problem}", ev) from None
+            raise self.error(f"invalid {kind} {value[:40]!r}: {problem}", mark) from None
 
-    def check_size(self, ev: Any) -> None:
-        if len(ev.value) > self.limits.max_scalar_bytes:
-            raise self.error(f"a scalar of {len(ev.value)} characters is larger than "
-                             f"{self.limits.describe('max_scalar_bytes')}", ev)
+    def check_size(self, value: str, mark: Any) -> None:
+        if len(value) > self.limits.max_scalar_bytes:
+            raise self.error(f"a scalar of {len(value)} characters is larger than "
+                             f"{self.limits.describe('max_scalar_bytes')}", mark)
 
     # -- collections, anchors, aliases, merge keys --------------------------------------
-    def check_collection(self, ev: Any, depth: int) -> None:
+    def check_collection(self, tag: str | None, is_map: bool, mark: Any, depth: int) -> None:
         if depth >= self.limits.max_depth:
             raise self.error(f"nested more than {self.limits.describe('max_depth')} levels "
-                             "deep", ev)
-        if ev.tag not in ("!", _COLLECTION_TAGS[ev.__class__]):
-            raise self.error(f"unsupported tag {ev.tag!r} (only the standard YAML types are "
-                             "read)", ev)
+                             "deep", mark)
+        if tag not in ("!", _MAP_TAG if is_map else _SEQ_TAG):
+            raise self.error(f"unsupported tag {tag!r} (only the standard YAML types are "
+                             "read)", mark)
 
-    def open_anchor(self, ev: Any, node: Any) -> None:
+    def open_anchor(self, anchor: str, mark: Any, node: Any) -> None:
         """Remember where an anchored collection starts; it is registered at its end, so an
         alias inside it (a recursive structure) finds no anchor."""
         state = self.pending.setdefault(id(node), _Open())
-        state.anchor, state.start, state.extra = ev.anchor, ev.start_mark.index, self.extra
+        state.anchor, state.start, state.extra = anchor, mark.index, self.extra
 
-    def close(self, node: Any, ev: Any) -> None:
+    def close(self, node: Any, end_mark: Any) -> None:
         state = self.pending.pop(id(node))
         if state.merges:
             apply_merges(node, state.merges, self)
         if state.anchor is not None:
-            size = ev.end_mark.index - state.start + self.extra - state.extra
+            size = end_mark.index - state.start + self.extra - state.extra
             self.anchors[state.anchor] = (node, max(1, size))
 
-    def alias(self, ev: Any) -> Any:
-        found = self.anchors.get(ev.anchor)
+    def alias(self, anchor: str, mark: Any) -> Any:
+        found = self.anchors.get(anchor)
         if found is None:
-            inside = any(s.anchor == ev.anchor for s in self.pending.values())
-            raise self.error(f"alias *{ev.anchor} " + ("refers to a node that contains it "
+            inside = any(s.anchor == anchor for s in self.pending.values())
+            raise self.error(f"alias *{anchor} " + ("refers to a node that contains it "
                              "(recursive structures are not supported)" if inside
-                             else "names no anchor (&name) defined before it"), ev)
+                             else "names no anchor (&name) defined before it"), mark)
         self.extra += found[1]
         if self.extra > self.limits.max_alias_bytes:
             raise self.error("aliases repeat more text than "
-                             f"{self.limits.describe('max_alias_bytes')} (an alias bomb?)", ev)
+                             f"{self.limits.describe('max_alias_bytes')} (an alias bomb?)",
+                             mark)
         return found[0]
 
-    def key(self, value: Any, ev: Any) -> Any:
+    def key(self, value: Any, mark: Any) -> Any:
         if value is _MERGE or isinstance(value, str):
             return value
         if isinstance(value, bool | int | float) and value is not None:
             return str(value)
         what = "a mapping or a list" if isinstance(value, dict | list) else \
             "null" if value is None else type(value).__name__
-        raise self.error(f"a mapping key must be a string or a number, not {what}", ev)
+        raise self.error(f"a mapping key must be a string or a number, not {what}", mark)
 
-    def merge(self, node: Any, value: Any, ev: Any) -> None:
+    def merge(self, node: Any, value: Any, mark: Any) -> None:
         """A ``<<`` value: applied when the mapping ends (its own keys win)."""
-        self.pending.setdefault(id(node), _Open()).merges.append(
-            (value, ev.start_mark.line + 1))
+        self.pending.setdefault(id(node), _Open()).merges.append((value, mark.line + 1))
 
     def duplicate(self, node: Any, key: str, line: int) -> InputError:
         return InputError(f"duplicate key {key!r} (first on line {node.lines[key]}); "
                           "kubectl refuses this too", file=self.name, line=line)
 
-    def error(self, message: str, ev: Any) -> InputError:
-        return InputError(message, file=self.name, line=ev.start_mark.line + 1)
+    def error(self, message: str, mark: Any) -> InputError:
+        return InputError(message, file=self.name, line=mark.line + 1)
 
 
 def apply_merges(node: Any, merges: list[tuple[Any, int]], builder: Builder) -> None:
@@ -298,7 +303,7 @@ def build_documents(source: Any, name: str, limits: Limits,
     with ``read``). Malformed YAML and broken limits raise :class:`InputError`."""
     try:
         builder = Builder(source, name, limits, dict_type, list_type)
-        yield from builder.documents()
+        yield from (callback_documents(builder) if callbacks_work() else builder.documents())
     except yaml.YAMLError as exc:
         raise yaml_error(exc, name, line_at) from None
     except UnicodeError as exc:  # a str holding lone surrogates cannot be UTF-8 encoded
@@ -330,3 +335,189 @@ def _reader_error(exc: yaml.reader.ReaderError, name: str,
     if "octet" in reason or "UTF" in reason.upper():
         return InputError(f"not UTF-8 text ({reason} {where})", file=name, line=line)
     return InputError(f"unreadable text ({reason} {where})", file=name, line=line)
+
+
+# --- the fast path: libyaml's events as calls, without event objects -----------------------
+#
+# PyYAML's C parser makes each event by calling the event class its module names
+# (``yaml._yaml.ScalarEvent(anchor, tag, implicit, value, start_mark, end_mark, style)``...):
+# pure-Python classes, so every event is a Python object built and then taken apart again,
+# about a third of the reading time. While a document is read, those module names are
+# pointed at functions that build the objects directly (the events of the document's
+# structure keep their classes). The swap is undone before each document is handed on, so
+# code running between documents sees PyYAML unchanged, and a lock keeps two readers from
+# swapping at once. Only the event API of the C parser is affected (the C composer behind
+# ``yaml.load(..., Loader=CSafeLoader)`` makes nodes, not events). :func:`callbacks_work`
+# checks once, on a sample, that the installed PyYAML builds its events this way and that
+# both paths agree; if not, :meth:`Builder.documents` reads the events as objects.
+
+_EVENT_NAMES = ("ScalarEvent", "MappingStartEvent", "SequenceStartEvent", "MappingEndEvent",
+                "SequenceEndEvent", "AliasEvent")
+_SWAP = threading.Lock()
+_SAMPLE = ("a: &x {b: [1, 'c', yes, ~, 1.5, 0x1f]}\nd: *x\ne:\n  <<: *x\n  f: !!str 3\n"
+           "---\n- [g, {h: i}]\n- ''\n--- plain\n")
+
+
+@contextlib.contextmanager
+def _events_as_calls(handlers: tuple[Callable[..., None], ...]) -> Iterator[None]:
+    module: Any = _Parser_module
+    with _SWAP:
+        saved = [getattr(module, name) for name in _EVENT_NAMES]
+        for name, handler in zip(_EVENT_NAMES, handlers, strict=True):
+            setattr(module, name, handler)
+        try:
+            yield
+        finally:
+            for name, original in zip(_EVENT_NAMES, saved, strict=True):
+                setattr(module, name, original)
+
+
+@functools.cache
+def callbacks_work() -> bool:
+    """True when the C parser makes its events through the module's names (so
+    :func:`callback_documents` can be used) and reads the sample as the event loop does."""
+    if _Parser_module is None or not all(hasattr(_Parser_module, n) for n in _EVENT_NAMES):
+        return False
+    limits = Limits()
+
+    def read(fast: bool) -> list[Any]:
+        builder = Builder(_SAMPLE, "<sample>", limits, _Sample, _SampleList)
+        return list(callback_documents(builder) if fast else builder.documents())
+
+    try:
+        return bool(_snapshot(read(True)) == _snapshot(read(False)))
+    except Exception:  # any surprise means: read the event objects
+        return False
+
+
+class _Sample(dict[str, Any]):
+    line: int
+    lines: dict[str, int]
+
+
+class _SampleList(list[Any]):
+    line: int
+    lines: list[int]
+
+
+def _snapshot(node: Any) -> Any:
+    """A node with its lines, comparable (for :func:`callbacks_work`)."""
+    if isinstance(node, dict | list):
+        items = node.items() if isinstance(node, dict) else enumerate(node)
+        return (type(node).__name__, getattr(node, "line", None),
+                repr(getattr(node, "lines", None)), [(k, _snapshot(v)) for k, v in items])
+    return (type(node).__name__, node)
+
+
+def callback_documents(b: Builder) -> Iterator[Any]:
+    """:meth:`Builder.documents` with the events delivered as calls (see above). The
+    handlers share the builder's state through closure variables; everything rare goes
+    through the builder's methods, as in the event loop."""
+    get: Callable[[], Any] = b.parser.get_event
+    cache, resolve, anchors, pending = b.cache, b.resolve, b.anchors, b.pending
+    max_scalar, max_depth = b.limits.max_scalar_bytes, b.limits.max_depth
+    new_dict, new_list = b.dict_type, b.list_type
+    stack: list[tuple[Any, Any, bool]] = []
+    node: Any = None
+    lines: Any = None
+    is_map, key, key_line, root = False, _NOKEY, 0, None
+
+    def place(v: Any, mark: Any) -> None:
+        """Put a finished value where the document is (a key, a value, an item, the root)."""
+        nonlocal key, key_line, root
+        if is_map:
+            if key is _NOKEY:
+                key = v if v.__class__ is str else b.key(v, mark)
+                key_line = mark.line + 1
+                return
+            if key is _MERGE:
+                b.merge(node, v, mark)
+            elif key in node:
+                raise b.duplicate(node, key, key_line)
+            else:
+                node[key] = v
+                lines[key] = key_line
+            key = _NOKEY
+        elif node is not None:
+            node.append(v)
+            lines.append(mark.line + 1)
+        else:
+            root = v
+
+    def scalar(anchor: str | None, tag: str | None, implicit: Any, value: str, start: Any,
+               end: Any, style: str | None) -> None:
+        nonlocal key, key_line
+        if not style and tag is None:
+            v = cache.get(value, _MISSING)
+            if v is _MISSING:
+                v = resolve(value, start, is_map and key is _NOKEY)
+        elif tag is not None or len(value) > max_scalar:
+            v = b.tagged(tag, value, start)
+        else:
+            v = value
+        if anchor is not None:
+            anchors[anchor] = (v, max(1, end.index - start.index))
+        if is_map and v.__class__ is str:  # the hot path of place()
+            if key is _NOKEY:
+                key, key_line = v, start.line + 1
+                return
+            if key is not _MERGE and key not in node:
+                node[key] = v
+                lines[key] = key_line
+                key = _NOKEY
+                return
+        place(v, start)
+
+    def mapping_start(anchor: str | None, tag: str | None, implicit: Any, start: Any,
+                      end: Any, flow_style: Any) -> None:
+        nonlocal node, lines, is_map
+        if len(stack) >= max_depth or tag is not None:
+            b.check_collection(tag, True, start, len(stack))
+        v = new_dict()
+        v.line, v.lines = start.line + 1, {}  # type: ignore[attr-defined]
+        if anchor is not None:
+            b.open_anchor(anchor, start, v)
+        place(v, start)
+        stack.append((node, lines, is_map))
+        node, lines, is_map = v, v.lines, True  # type: ignore[attr-defined]
+
+    def sequence_start(anchor: str | None, tag: str | None, implicit: Any, start: Any,
+                       end: Any, flow_style: Any) -> None:
+        nonlocal node, lines, is_map
+        if len(stack) >= max_depth or tag is not None:
+            b.check_collection(tag, False, start, len(stack))
+        v = new_list()
+        v.line, v.lines = start.line + 1, []  # type: ignore[attr-defined]
+        if anchor is not None:
+            b.open_anchor(anchor, start, v)
+        place(v, start)
+        stack.append((node, lines, is_map))
+        node, lines, is_map = v, v.lines, False  # type: ignore[attr-defined]
+
+    def collection_end(start: Any, end: Any) -> None:
+        nonlocal node, lines, is_map, key
+        if pending and id(node) in pending:
+            b.close(node, end)
+        node, lines, is_map = stack.pop()
+        key = _NOKEY
+
+    def alias(anchor: str, start: Any, end: Any) -> None:
+        place(b.alias(anchor, start), start)
+
+    handlers = (scalar, mapping_start, sequence_start, collection_end, collection_end, alias)
+    while True:
+        with _events_as_calls(handlers):
+            while True:
+                ev = get()
+                if ev is None:
+                    continue
+                cls = ev.__class__
+                if cls is DocumentEndEvent or cls is DocumentStartEvent:
+                    anchors.clear()
+                    if cls is DocumentEndEvent:
+                        break
+                    root = None
+                elif cls is StreamEndEvent:
+                    return
+        done, root = root, None
+        yield done

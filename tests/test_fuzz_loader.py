@@ -21,6 +21,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from meshmigrate import yamlevents
 from meshmigrate.errors import InputError
 from meshmigrate.limits import Limits
 from meshmigrate.sources import LineDict, LineList, parse_stream
@@ -67,6 +68,45 @@ def test_random_yaml_tokens_as_a_stream(parts: list[str]) -> None:
     """The same through a text stream read in chunks (as stdin is)."""
     with contextlib.suppress(InputError):
         list(parse_stream(io.StringIO("".join(parts)), "fuzz.yaml", SMALL))
+
+
+def both_paths(text: str) -> tuple[Any, Any]:
+    """What the loader's two ways of reading events give (objects with their lines, or the
+    error): libyaml's events as calls (the fast path) and as event objects (the fallback)."""
+    def read(fast: bool) -> Any:
+        try:
+            builder = yamlevents.Builder(text, "fuzz.yaml", SMALL, LineDict, LineList)
+            found = list(yamlevents.callback_documents(builder) if fast
+                         else builder.documents())
+        except InputError as exc:
+            return ("error", exc.one_line())
+        except (yaml.YAMLError, UnicodeError) as exc:
+            return (type(exc).__name__, str(exc))
+        return [yamlevents._snapshot(doc) for doc in found]
+
+    return read(True), read(False)
+
+
+@FUZZ
+@given(parts=st.lists(st.sampled_from(TOKENS), max_size=80))
+def test_event_calls_read_as_event_objects(parts: list[str]) -> None:
+    fast, slow = both_paths("".join(parts))
+    assert fast == slow
+
+
+def test_event_calls_are_used_and_undone() -> None:
+    import yaml._yaml as cyaml
+
+    assert yamlevents.callbacks_work()
+    before = [getattr(cyaml, name) for name in yamlevents._EVENT_NAMES]
+    with contextlib.suppress(InputError):
+        list(parse_stream("a: 1\na: 2\n", "dup.yaml"))  # an error inside a handler
+    docs = parse_stream("a: [1]\n---\nb: 2\n", "two.yaml")
+    next(docs)  # between two documents PyYAML is as it was
+    assert [getattr(cyaml, name) for name in yamlevents._EVENT_NAMES] == before
+    assert yaml.safe_load("c: [3]") == {"c": [3]}
+    assert [d.obj for d in docs] == [{"b": 2}]
+    assert [getattr(cyaml, name) for name in yamlevents._EVENT_NAMES] == before
 
 
 # -- agreement with PyYAML on valid YAML ---------------------------------------------------
