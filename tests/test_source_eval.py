@@ -3,6 +3,8 @@ of semantics.md §8.2/§11, the redirect default, pass-through), table by table.
 
 from __future__ import annotations
 
+from dataclasses import FrozenInstanceError, replace
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -30,7 +32,15 @@ from meshmigrate.model import (
     StrKind,
     Unmatched,
 )
-from meshmigrate.semantics.outcome import Backend, Request, ServiceKey
+from meshmigrate.semantics.outcome import (
+    Backend,
+    Mirror,
+    Outcome,
+    Request,
+    Retry,
+    ServiceKey,
+    forwarded,
+)
 from meshmigrate.semantics.source import (
     SourceEvaluator,
     path_matches,
@@ -534,3 +544,16 @@ def test_compiled_evaluation_equals_the_plain_definition(tables: list[RouteTable
     for request in requests * 2:  # the second round meets the memos
         got, want = ev.evaluate(request), ev.evaluate_plain(request)
         assert repr(got) == repr(want), request  # repr: notes included
+
+
+def test_fast_forwarded_outcome_is_the_dataclass_one() -> None:
+    """outcome.forwarded (the evaluators' fast constructor) builds the same frozen Outcome
+    as dataclasses.replace, every field included."""
+    template = Outcome(status=201, rule="r", backends=(Backend(NS, "a", 80, 1),),
+                       response_headers=(("x", "1"),), redirect=None, timeout="1s",
+                       retry=Retry(2), mirrors=(Mirror(NS, "m", 80, 5.0),), notes=("n",))
+    fast = forwarded(template, "/p", "h", (("y", "2"),))
+    slow = replace(template, path="/p", host="h", request_headers=(("y", "2"),))
+    assert fast == slow and repr(fast) == repr(slow) and hash(fast) == hash(slow)
+    with pytest.raises(FrozenInstanceError):
+        fast.path = "/q"  # type: ignore[misc]

@@ -62,6 +62,7 @@ from meshmigrate.semantics.outcome import (
     Request,
     Retry,
     ServiceKey,
+    forwarded,
 )
 
 __all__ = [
@@ -1164,10 +1165,8 @@ class _Action:
             for edit in self.edits:
                 edit.edit(edited)
             headers = tuple(sorted(edited.items()))
-        return Outcome(200, template.rule, template.backends, path,
-                       request.host if self.host is None else self.host, headers,
-                       template.response_headers, None, template.timeout, template.retry,
-                       template.mirrors, template.notes)
+        return forwarded(template, path, request.host if self.host is None else self.host,
+                         headers)
 
 
 def _action(candidate: _Candidate, view_notes: tuple[str, ...], probe: Request) -> _Action:

@@ -152,6 +152,36 @@ class Outcome:
         }
 
 
+# Fast construction for the evaluators' hot paths: a frozen dataclass's __init__ sets each
+# field through object.__setattr__ (about twice as slow for 12 fields). The same Outcome.
+_SET_STATUS, _SET_RULE, _SET_BACKENDS, _SET_PATH, _SET_HOST, _SET_REQUEST_HEADERS, \
+    _SET_RESPONSE_HEADERS, _SET_REDIRECT, _SET_TIMEOUT, _SET_RETRY, _SET_MIRRORS, \
+    _SET_NOTES = (getattr(Outcome, name).__set__ for name in Outcome.__slots__)
+assert Outcome.__slots__ == (
+    "status", "rule", "backends", "path", "host", "request_headers", "response_headers",
+    "redirect", "timeout", "retry", "mirrors", "notes"), "update forwarded() with the fields"
+
+
+def forwarded(template: Outcome, path: str, host: str,
+              request_headers: tuple[tuple[str, str], ...]) -> Outcome:
+    """``template`` with the parts of a forward that depend on the request: the same as
+    ``dataclasses.replace(template, path=..., host=..., request_headers=...)``, faster."""
+    out: Outcome = object.__new__(Outcome)
+    _SET_STATUS(out, template.status)
+    _SET_RULE(out, template.rule)
+    _SET_BACKENDS(out, template.backends)
+    _SET_PATH(out, path)
+    _SET_HOST(out, host)
+    _SET_REQUEST_HEADERS(out, request_headers)
+    _SET_RESPONSE_HEADERS(out, template.response_headers)
+    _SET_REDIRECT(out, template.redirect)
+    _SET_TIMEOUT(out, template.timeout)
+    _SET_RETRY(out, template.retry)
+    _SET_MIRRORS(out, template.mirrors)
+    _SET_NOTES(out, template.notes)
+    return out
+
+
 def backend_shares(backends: tuple[Backend, ...]) -> dict[tuple[str, str, int | None], Fraction]:
     """Each backend's share of traffic (weight / total); zero-weight backends get nothing."""
     total = sum(b.weight for b in backends)

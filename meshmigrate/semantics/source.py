@@ -66,6 +66,7 @@ from meshmigrate.semantics.outcome import (
     Request,
     Retry,
     ServiceKey,
+    forwarded,
 )
 from meshmigrate.semantics.outcome import (
     Redirect as RedirectOutcome,
@@ -761,10 +762,8 @@ class _Action:
         headers = _header_items(request.headers)
         if self.ops:
             headers = apply_header_ops(headers, self.ops)
-        return Outcome(template.status, template.rule, template.backends, path,
-                       request.host if self.host is None else self.host, headers,
-                       template.response_headers, None, template.timeout, template.retry,
-                       template.mirrors, template.notes)
+        return forwarded(template, path, request.host if self.host is None else self.host,
+                         headers)
 
 
 class _Step:
