@@ -1,10 +1,15 @@
 """Micro-benchmark: the cost of one request in each evaluator (source and Gateway API).
 
-Converts a mesh (a file, or one generated with ``bench/generate.py``), builds the witness
-requests ``verify`` would send for every Service port (each relevant client namespace), and
-times ``SourceEvaluator.evaluate`` and ``GatewayEvaluator.evaluate`` over all of them.
+Converts a mesh (a file, or one generated with ``bench/generate.py``), takes the requests to
+evaluate, and times ``SourceEvaluator.evaluate`` and ``GatewayEvaluator.evaluate`` over all
+of them with fresh evaluators (so compiling each Service port's view is paid for, as in one
+``verify``), GC off as in the CLI, best of ``--repeat``. The requests are either every
+witness request of every Service port (``--requests all``, the default: many requests per
+port) or the ones ``verify_model`` itself evaluates (``--requests verify``, recorded from its
+source evaluator: fewer per port, so view compilation weighs more).
 
     python bench/bench_eval.py -f /tmp/b/m200.yaml
+    python bench/bench_eval.py -f /tmp/b/m200.yaml --requests verify
     python bench/bench_eval.py --services 200            # generate the mesh first
     python bench/bench_eval.py --golden                  # the testdata/ golden inputs
     python bench/bench_eval.py -f m.yaml --dump out.txt  # every outcome, for a before/after diff
@@ -31,6 +36,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from meshmigrate import verify
 from meshmigrate.model import RoutingModel
 from meshmigrate.pipeline import ConvertOptions, convert_documents
 from meshmigrate.semantics.gateway import GatewayEvaluator
@@ -62,10 +68,35 @@ def requests_for(source: SourceEvaluator, target: GatewayEvaluator) -> list[Requ
     return out
 
 
-def case_from_files(name: str, files: Sequence[str], target: str = "generic") -> Case:
+def verify_requests(model: RoutingModel, objects: list[dict[str, Any]]) -> list[Request]:
+    """The requests ``verify_model`` evaluates, in its order (recorded by swapping in a
+    source evaluator that notes them)."""
+    recorded: list[Request] = []
+
+    class Recording(SourceEvaluator):
+        def evaluate(self, request: Request) -> Outcome:
+            recorded.append(request)
+            return super().evaluate(request)
+
+    names = vars(verify)  # the module's globals: what verify_model looks up
+    original = names["SourceEvaluator"]
+    names["SourceEvaluator"] = Recording
+    try:
+        verify.verify_model(model, objects)
+    finally:
+        names["SourceEvaluator"] = original
+    if not recorded:
+        raise SystemExit("verify_model evaluated nothing through verify.SourceEvaluator")
+    return recorded
+
+
+def case_from_files(name: str, files: Sequence[str], target: str = "generic",
+                    which: str = "all") -> Case:
     result = convert_documents(load(list(files), None),
                                ConvertOptions(target=target, verify=False))
     objects = [*result.objects, *missing_services(result.model, result.objects)]
+    if which == "verify":
+        return name, result.model, objects, verify_requests(result.model, result.objects)
     source, gateway = SourceEvaluator(result.model), GatewayEvaluator(objects)
     return name, result.model, objects, requests_for(source, gateway)
 
@@ -121,6 +152,8 @@ def main() -> None:
     parser.add_argument("-n", "--services", type=int, default=0,
                         help="generate a mesh of this many Services (bench/generate.py)")
     parser.add_argument("--golden", action="store_true", help="the testdata golden inputs")
+    parser.add_argument("--requests", choices=("all", "verify"), default="all",
+                        help="every witness request, or those verify_model evaluates")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--dump", help="write every outcome to this file")
     args = parser.parse_args()
@@ -132,7 +165,7 @@ def main() -> None:
         files.append(str(generated))
     cases: list[Case] = list(golden_cases()) if args.golden else []
     if files:
-        cases.append(case_from_files("mesh", files))
+        cases.append(case_from_files("mesh", files, which=args.requests))
     if args.dump:
         dump(cases, args.dump)
     report(cases, args.repeat)
