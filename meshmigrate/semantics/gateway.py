@@ -811,7 +811,8 @@ class GatewayEvaluator:
     Service port (and client view) compiles its view (see ``_HttpPlan``), so the next ones
     cost a path lookup and the conditions of the few matches the path selects; the
     compiled views are kept in a bounded cache. :meth:`evaluate_plain` is the uncompiled
-    definition."""
+    definition. Not thread-safe (the current port's memo is shared state): one evaluator
+    per thread."""
 
     def __init__(self, objects: Iterable[Mapping[str, Any]], *, strict_backends: bool = False,
                  regex_rank: RegexRank = REGEX_PATH_RANK) -> None:

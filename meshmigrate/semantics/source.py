@@ -221,7 +221,8 @@ class SourceEvaluator:
     Tables are indexed by Service at construction. The first request to a Service port
     (and client view) compiles its tables (see ``_Plan``), so the next ones cost a path
     lookup and the conditions of the few rules the path selects; the compiled views are
-    kept in a bounded cache. :meth:`evaluate_plain` is the uncompiled definition.
+    kept in a bounded cache. :meth:`evaluate_plain` is the uncompiled definition. Not
+    thread-safe (the current port's memo is shared state): one evaluator per thread.
     """
 
     def __init__(self, model: RoutingModel) -> None:
