@@ -26,7 +26,7 @@ from typing import IO, Any
 
 from meshmigrate.errors import InputError
 from meshmigrate.limits import Limits
-from meshmigrate.yamlevents import build_documents
+from meshmigrate.yamlevents import LineDict, LineList, build_documents
 
 __all__ = [
     "INPUT_SUFFIXES",
@@ -44,24 +44,6 @@ __all__ = [
 
 INPUT_SUFFIXES = (".yaml", ".yml", ".json")
 FieldPath = tuple[str | int, ...]
-
-
-class LineDict(dict[str, Any]):
-    """A dict that remembers the 1-based line of each key (``lines``) and of itself."""
-
-    __slots__ = ("line", "lines")
-
-    line: int
-    lines: dict[str, int]
-
-
-class LineList(list[Any]):
-    """A list that remembers the 1-based line of each item."""
-
-    __slots__ = ("line", "lines")
-
-    line: int
-    lines: list[int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,9 +88,9 @@ class Document:
         line = self.line
         for part in path:
             if isinstance(node, LineDict) and isinstance(part, str) and part in node:
-                line, node = node.lines.get(part, line), node[part]
+                line, node = node.line_of(part, line), node[part]
             elif isinstance(node, LineList) and isinstance(part, int) and 0 <= part < len(node):
-                line, node = node.lines[part], node[part]
+                line, node = node.line + node.deltas[part], node[part]
             else:
                 break
         return line

@@ -76,6 +76,60 @@ _MERGE: Any = object()  # the ``<<`` merge key
 _MISSING: Any = object()
 
 
+class LineDict(dict[str, Any]):
+    """A dict that remembers the 1-based line of each key (``lines``) and of itself.
+
+    The key lines are kept compactly, as ``deltas``: per key, in key order, its line minus
+    the mapping's own line (a list while the mapping is read, then a tuple shared by every
+    collection with the same deltas; a dict of lines cost a table and a number object per
+    key). ``lines`` builds the ``key -> line`` dict."""
+
+    __slots__ = ("deltas", "line")
+
+    line: int
+    deltas: list[int] | tuple[int, ...]
+
+    @property
+    def lines(self) -> dict[str, int]:
+        line = self.line
+        return {key: line + delta for key, delta in zip(self, self.deltas, strict=False)}
+
+    @lines.setter
+    def lines(self, lines: dict[str, int]) -> None:
+        """Set from ``key -> line`` (``line`` must be set first; a key missing from
+        ``lines`` is on that line)."""
+        line = self.line
+        self.deltas = [lines.get(key, line) - line for key in self]
+
+    def line_of(self, key: str, default: int) -> int:
+        """The line of ``key`` (``default`` when it is not a key)."""
+        for index, name in enumerate(self):
+            if name == key:
+                deltas = self.deltas
+                return self.line + deltas[index] if index < len(deltas) else default
+        return default
+
+
+class LineList(list[Any]):
+    """A list that remembers the 1-based line of each item (``lines``) and of itself;
+    ``deltas`` as for :class:`LineDict`."""
+
+    __slots__ = ("deltas", "line")
+
+    line: int
+    deltas: list[int] | tuple[int, ...]
+
+    @property
+    def lines(self) -> list[int]:
+        line = self.line
+        return [line + delta for delta in self.deltas]
+
+    @lines.setter
+    def lines(self, lines: list[int]) -> None:
+        line = self.line
+        self.deltas = [item - line for item in lines]
+
+
 class _Open:
     """A mapping or sequence still being built that needs work at its end: an anchor to
     register, merge keys to apply."""
@@ -102,6 +156,9 @@ class Builder:
         self.constructor = SafeConstructor()
         self.anchors: dict[str, tuple[Any, int]] = {}
         self.pending: dict[int, _Open] = {}
+        #: Key/item line deltas seen (a mesh has a few hundred shapes): each finished
+        #: collection keeps a shared tuple rather than a list of its own.
+        self.shapes: dict[tuple[int, ...], tuple[int, ...]] = {}
         self.extra = 0  # characters repeated by aliases so far (this file)
 
     def documents(self) -> Iterator[Any]:
@@ -110,11 +167,12 @@ class Builder:
         cache, resolve = self.cache, self.resolve
         max_scalar, max_depth = self.limits.max_scalar_bytes, self.limits.max_depth
         new_dict, new_list, pending = self.dict_type, self.list_type, self.pending
-        stack: list[tuple[Any, Any, bool]] = []
+        shapes = self.shapes
+        stack: list[tuple[Any, Any, int, bool]] = []
         node: Any = None
-        lines: Any = None
+        deltas: Any = None
         v: Any = None
-        is_map, key, key_line, root = False, _NOKEY, 0, None
+        is_map, key, key_line, base, root = False, _NOKEY, 0, 0, None
         while True:
             ev = get()
             cls = ev.__class__
@@ -135,13 +193,16 @@ class Builder:
                     self.check_collection(ev.tag, cls is MappingStartEvent, ev.start_mark,
                                           len(stack))
                 v = new_dict() if cls is MappingStartEvent else new_list()
-                v.line, v.lines = ev.start_mark.line + 1, {} if cls is MappingStartEvent else []
+                v.line, v.deltas = ev.start_mark.line + 1, []
                 if ev.anchor is not None:
                     self.open_anchor(ev.anchor, ev.start_mark, v)
             elif cls is MappingEndEvent or cls is SequenceEndEvent:
                 if pending and id(node) in pending:
                     self.close(node, ev.end_mark)
-                node, lines, is_map = stack.pop()
+                else:
+                    shape = tuple(deltas)
+                    node.deltas = shapes.setdefault(shape, shape)
+                node, deltas, base, is_map = stack.pop()
                 key = _NOKEY
                 continue
             elif cls is AliasEvent:
@@ -167,16 +228,16 @@ class Builder:
                     raise self.duplicate(node, key, key_line)
                 else:
                     node[key] = v
-                    lines[key] = key_line
+                    deltas.append(key_line - base)
                 key = _NOKEY
             elif node is not None:
                 node.append(v)
-                lines.append(ev.start_mark.line + 1)
+                deltas.append(ev.start_mark.line + 1 - base)
             else:
                 root = v
             if cls is MappingStartEvent or cls is SequenceStartEvent:
-                stack.append((node, lines, is_map))
-                node, lines, is_map = v, v.lines, cls is MappingStartEvent
+                stack.append((node, deltas, base, is_map))
+                node, deltas, base, is_map = v, v.deltas, v.line, cls is MappingStartEvent
 
     # -- scalars (``mark``: where the scalar starts) ---------------------------------------
     def resolve(self, value: str, mark: Any, as_key: bool) -> Any:
@@ -286,14 +347,16 @@ def apply_merges(node: Any, merges: list[tuple[Any, int]], builder: Builder) -> 
             raise InputError("<< (merge key) expects a mapping or a list of mappings",
                              file=builder.name, line=line)
         sources += reversed(items)
-    own, own_lines = list(node.items()), dict(node.lines)
+    own, own_lines = list(node.items()), node.lines
+    lines: dict[str, int] = {}
     node.clear()
-    node.lines.clear()
     for source in sources:
+        source_lines = source.lines
         for key, value in source.items():
-            node[key], node.lines[key] = value, source.lines[key]
+            node[key], lines[key] = value, source_lines[key]
     for key, value in own:
-        node[key], node.lines[key] = value, own_lines[key]
+        node[key], lines[key] = value, own_lines[key]
+    node.lines = lines
 
 
 def build_documents(source: Any, name: str, limits: Limits,
@@ -381,23 +444,13 @@ def callbacks_work() -> bool:
     limits = Limits()
 
     def read(fast: bool) -> list[Any]:
-        builder = Builder(_SAMPLE, "<sample>", limits, _Sample, _SampleList)
+        builder = Builder(_SAMPLE, "<sample>", limits, LineDict, LineList)
         return list(callback_documents(builder) if fast else builder.documents())
 
     try:
         return bool(_snapshot(read(True)) == _snapshot(read(False)))
     except Exception:  # any surprise means: read the event objects
         return False
-
-
-class _Sample(dict[str, Any]):
-    line: int
-    lines: dict[str, int]
-
-
-class _SampleList(list[Any]):
-    line: int
-    lines: list[int]
 
 
 def _snapshot(node: Any) -> Any:
@@ -414,13 +467,13 @@ def callback_documents(b: Builder) -> Iterator[Any]:
     handlers share the builder's state through closure variables; everything rare goes
     through the builder's methods, as in the event loop."""
     get: Callable[[], Any] = b.parser.get_event
-    cache, resolve, anchors, pending = b.cache, b.resolve, b.anchors, b.pending
+    cache, resolve, anchors, pending, shapes = b.cache, b.resolve, b.anchors, b.pending, b.shapes
     max_scalar, max_depth = b.limits.max_scalar_bytes, b.limits.max_depth
     new_dict, new_list = b.dict_type, b.list_type
-    stack: list[tuple[Any, Any, bool]] = []
+    stack: list[tuple[Any, Any, int, bool]] = []
     node: Any = None
-    lines: Any = None
-    is_map, key, key_line, root = False, _NOKEY, 0, None
+    deltas: Any = None
+    is_map, key, key_line, base, root = False, _NOKEY, 0, 0, None
 
     def place(v: Any, mark: Any) -> None:
         """Put a finished value where the document is (a key, a value, an item, the root)."""
@@ -436,11 +489,11 @@ def callback_documents(b: Builder) -> Iterator[Any]:
                 raise b.duplicate(node, key, key_line)
             else:
                 node[key] = v
-                lines[key] = key_line
+                deltas.append(key_line - base)
             key = _NOKEY
         elif node is not None:
             node.append(v)
-            lines.append(mark.line + 1)
+            deltas.append(mark.line + 1 - base)
         else:
             root = v
 
@@ -463,42 +516,45 @@ def callback_documents(b: Builder) -> Iterator[Any]:
                 return
             if key is not _MERGE and key not in node:
                 node[key] = v
-                lines[key] = key_line
+                deltas.append(key_line - base)
                 key = _NOKEY
                 return
         place(v, start)
 
     def mapping_start(anchor: str | None, tag: str | None, implicit: Any, start: Any,
                       end: Any, flow_style: Any) -> None:
-        nonlocal node, lines, is_map
+        nonlocal node, deltas, base, is_map
         if len(stack) >= max_depth or tag is not None:
             b.check_collection(tag, True, start, len(stack))
         v = new_dict()
-        v.line, v.lines = start.line + 1, {}  # type: ignore[attr-defined]
+        v.line, v.deltas = start.line + 1, []  # type: ignore[attr-defined]
         if anchor is not None:
             b.open_anchor(anchor, start, v)
         place(v, start)
-        stack.append((node, lines, is_map))
-        node, lines, is_map = v, v.lines, True  # type: ignore[attr-defined]
+        stack.append((node, deltas, base, is_map))
+        node, deltas, base, is_map = v, v.deltas, v.line, True  # type: ignore[attr-defined]
 
     def sequence_start(anchor: str | None, tag: str | None, implicit: Any, start: Any,
                        end: Any, flow_style: Any) -> None:
-        nonlocal node, lines, is_map
+        nonlocal node, deltas, base, is_map
         if len(stack) >= max_depth or tag is not None:
             b.check_collection(tag, False, start, len(stack))
         v = new_list()
-        v.line, v.lines = start.line + 1, []  # type: ignore[attr-defined]
+        v.line, v.deltas = start.line + 1, []  # type: ignore[attr-defined]
         if anchor is not None:
             b.open_anchor(anchor, start, v)
         place(v, start)
-        stack.append((node, lines, is_map))
-        node, lines, is_map = v, v.lines, False  # type: ignore[attr-defined]
+        stack.append((node, deltas, base, is_map))
+        node, deltas, base, is_map = v, v.deltas, v.line, False  # type: ignore[attr-defined]
 
     def collection_end(start: Any, end: Any) -> None:
-        nonlocal node, lines, is_map, key
+        nonlocal node, deltas, base, is_map, key
         if pending and id(node) in pending:
             b.close(node, end)
-        node, lines, is_map = stack.pop()
+        else:
+            shape = tuple(deltas)
+            node.deltas = shapes.setdefault(shape, shape)
+        node, deltas, base, is_map = stack.pop()
         key = _NOKEY
 
     def alias(anchor: str, start: Any, end: Any) -> None:

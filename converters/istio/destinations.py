@@ -9,14 +9,13 @@ backendRef. ``port`` absent means the Service's only port when it has exactly on
 from __future__ import annotations
 
 from converters.istio.context import Env, mappings
-from converters.istio.headers import headers_block
+from converters.istio.headers import NO_OPS, headers_block
 from converters.istio.hosts import resolve_host
 from converters.istio.matches import port_number
 from converters.istio.subsets import Subset, subset_service_name
 from meshmigrate.fields import View
 from meshmigrate.model import (
     Destination,
-    HeaderOps,
     MirrorPolicy,
     ServiceInfo,
     ServiceRef,
@@ -46,7 +45,7 @@ def route_destinations(rule: View, env: Env, *, http: bool = True) -> tuple[Dest
     for item, weight in zip(items, weights, strict=True):
         dest = destination(_required(item, "destination"), env)
         if dest is not None:
-            request, response = headers_block(item) if http else (HeaderOps(), HeaderOps())
+            request, response = headers_block(item) if http else (NO_OPS, NO_OPS)
             out.append(Destination(dest[0], dest[1], weight, dest[2], request, response))
     return tuple(out)
 

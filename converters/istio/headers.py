@@ -10,21 +10,24 @@ from meshmigrate.model import HeaderOps
 
 #: Setting either of these rewrites the authority (Istio turns it into a host rewrite).
 HOST_HEADERS = ("host", ":authority")
+#: No operations: one shared value (most rules and destinations have none).
+NO_OPS = HeaderOps()
 
 
 def header_ops(view: View | None) -> HeaderOps:
     """set / add / remove, names lower-cased (HTTP header names are case-insensitive)."""
     if view is None:
-        return HeaderOps()
-    return HeaderOps(set=_pairs(view.str_map("set")), add=_pairs(view.str_map("add")),
-                     remove=tuple(name.lower() for name in view.str_list("remove")))
+        return NO_OPS
+    ops = HeaderOps(set=_pairs(view.str_map("set")), add=_pairs(view.str_map("add")),
+                    remove=tuple(name.lower() for name in view.str_list("remove")))
+    return ops if ops else NO_OPS
 
 
 def headers_block(parent: View) -> tuple[HeaderOps, HeaderOps]:
     """The (request, response) operations of ``parent.headers``."""
     block = parent.map("headers")
     if block is None:
-        return HeaderOps(), HeaderOps()
+        return NO_OPS, NO_OPS
     return header_ops(block.map("request")), header_ops(block.map("response"))
 
 
