@@ -131,6 +131,14 @@ def _compile_table(table: RouteTable, port: int | None, info: ServiceInfo | None
         route.rules = [CompiledRule([], rule, i) for i, rule, _ in applicable[:1]]
         return route
     groups = [_translate(rule, keep) for _, rule, keep in applicable]
+    for _, rule, keep in applicable:
+        if any(rule.matches[j].negated_methods for j in keep):
+            # HTTPRouteMatch.method is one of nine methods; the source's negated set also
+            # matches extension methods (RFC 9110 §9.1), which the expansion cannot list
+            _report_rule(findings, rule, "METHOD_NEGATION_CLOSED",
+                         "a negated method set is listed as the Gateway API methods it "
+                         "allows: requests with an extension method (e.g. PURGE) no longer "
+                         "match this rule")
     if table.unmatched is Unmatched.PASS_THROUGH:
         catch_all = _catch_all(table)
         applicable.append((-1, catch_all, []))

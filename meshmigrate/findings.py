@@ -43,6 +43,8 @@ CATALOGUE: dict[str, tuple[Severity, str]] = {
     "AUTHORITY_MATCH": (W, "authority match encoded as a Host header match"),
     "SCHEME_MATCH_DROPPED": (E, "scheme match cannot be expressed"),
     "METHOD_EXPANDED": (I, "method prefix/regex expanded over the method enum"),
+    "METHOD_NEGATION_CLOSED": (E, "not(method) expanded over the nine Gateway API methods: "
+                                  "requests with any other method stop matching"),
     "HEADER_MATCH_APPROXIMATED": (W, "header match encoded as a regular expression"),
     "JWT_CLAIM_MATCH_DROPPED": (E, "JWT-claim routing cannot be expressed"),
     "MATCH_NAME_DROPPED": (I, "match name/statPrefix dropped (access-log and stats naming only)"),

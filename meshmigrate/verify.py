@@ -26,6 +26,7 @@ from meshmigrate.targets import Profile
 from meshmigrate.verify_cells import (
     PathReaders,
     evaluated,
+    source_match_atoms,
     source_path_conditions,
     source_path_readers,
     target_path_readers,
@@ -215,8 +216,9 @@ class _Run:
         tables = self.source.tables_for(key)
         atoms = service_atoms(tables) | self.target.evaluator.atoms(key)
         readers = PathReaders(source_path_readers(tables), self.target_readers)
+        matches = [*source_match_atoms(tables), *self.target.evaluator.match_atoms(key)]
         return evaluated(key, atoms, self.namespaces(key), self.evaluate, readers,
-                         source_paths=source_path_conditions(tables),
+                         source_paths=source_path_conditions(tables), matches=matches,
                          exhaustive=self.exhaustive)
 
     def evaluate(self, request: Request) -> tuple[Outcome, Outcome]:

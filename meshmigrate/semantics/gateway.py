@@ -908,6 +908,11 @@ class GatewayEvaluator:
         return Atoms(frozenset(paths), frozenset(headers), frozenset(queries),
                      frozenset(methods), frozenset(hosts), grpc)
 
+    def match_atoms(self, service: ServiceKey) -> list[Atoms]:
+        """Each match of every route attached to ``service``, as its own atoms (a GRPCRoute
+        match carries ``grpc``); the route hostnames are not per match (see :meth:`atoms`)."""
+        return [match.atoms for _, rule in self._entries(service) for match in rule.matches]
+
     def evaluate(self, request: Request) -> Outcome:
         """The Outcome of ``request`` under the Gateway API spec (see module docstring)."""
         last = self._last  # the common case, inline: the same client of the same port

@@ -49,7 +49,11 @@ _PATH_DOMAIN = r"/[^?#\s]*"
 # Header and query values: printable ASCII, no leading or trailing blanks (RFC 9110 §5.5).
 _VALUE_DOMAIN = r"[!-~](?:[ -~]*[!-~])?"
 NOMATCH_PATH = "/meshmigrate-witness-nomatch"
-_UNNAMED_METHODS = ("GET", "PATCH", "POST", "PUT", "DELETE", "HEAD", "OPTIONS")
+# Candidates for "a method no condition names", in order of preference: the common ones,
+# then the rest of Gateway API's HTTPMethod enum, then an extension method (RFC 9110 §9.1:
+# the set is open), so a negated method set always meets a method outside it.
+_UNNAMED_METHODS = ("GET", "PATCH", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "TRACE",
+                    "CONNECT", "PURGE")
 _GRPC_CONTENT_TYPE = ("content-type", "application/grpc")
 _FILLER = "xzqk0_~-9ZXQ"  # preferred characters for "any other character" transitions
 _MAX_REGEX = 512  # longer patterns are sampled textually only
@@ -721,7 +725,7 @@ def _methods(atoms: Atoms) -> tuple[list[str], str]:
     if atoms.grpc:
         return ["POST"], "POST"
     named = sorted(atoms.methods)
-    unnamed = next((m for m in _UNNAMED_METHODS if m not in named), "GET")
+    unnamed = next((m for m in _UNNAMED_METHODS if m not in named), "MESHMIGRATE-OTHER")
     return [*named, unnamed], "GET"
 
 
