@@ -183,17 +183,22 @@ def _check(key: ServiceKey, run: _Run, report: VerifyReport, limit: int | None,
     """Evaluate ``key``'s witness requests on both sides; True when some differ (and are
     not ``covered``)."""
     found = False
+    # the evaluators hand out the same Outcome objects for requests decided alike, so the
+    # comparison is remembered per pair of objects (kept alive here, so ids stay unique)
+    seen: dict[tuple[int, int], tuple[Outcome, Outcome, tuple[str, ...], bool]] = {}
     for request, src, tgt in islice(run.evaluated(key), limit):
         report.requests_evaluated += 1
-        if _same(src, tgt):
+        known = seen.get((id(src), id(tgt)))
+        if known is None:
+            aspects = () if _same(src, tgt) else _aspects(src, tgt)
+            explained = bool(aspects) and covered is not None and covered(key, aspects)
+            known = seen[(id(src), id(tgt))] = (src, tgt, aspects, explained)
+        if not known[2]:
             continue
-        aspects = _aspects(src, tgt)
-        if not aspects:
-            continue
-        if covered is not None and covered(key, aspects):
+        if known[3]:
             report.explained += 1
         else:
-            report.add(Difference(key, request, src, tgt, aspects))
+            report.add(Difference(key, request, src, tgt, known[2]))
             found = True
     return found
 

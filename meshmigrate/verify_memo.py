@@ -182,20 +182,21 @@ def _identifiers(model: RoutingModel, objects: Sequence[dict[str, Any]]) -> set[
 _REF_KEYS = frozenset({"parentRefs", "backendRefs", "backendRef"})
 
 
-def _ref_names(value: Any, in_ref: bool = False) -> Iterable[str]:
+def _ref_names(value: Any) -> list[str]:
     """``name``/``namespace`` of every object reference (parentRefs, backendRefs, mirror
     backendRef); header names and the like are *not* identifiers (they compare without
-    case, so renaming them could hide a difference)."""
-    if isinstance(value, dict):
+    case, so renaming them could hide a difference). One iterative walk."""
+    found: list[str] = []
+    stack: list[tuple[Any, bool]] = [(value, False)]
+    while stack:
+        node, in_ref = stack.pop()
+        if isinstance(node, list):
+            stack.extend((item, in_ref) for item in node if isinstance(item, dict | list))
+            continue
         if in_ref:
-            yield from (str(value[k]) for k in ("name", "namespace")
-                        if isinstance(value.get(k), str))
-        for k, v in value.items():
-            if isinstance(v, dict | list):
-                yield from _ref_names(v, k in _REF_KEYS)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _ref_names(item, in_ref)
+            found += [v for k in ("name", "namespace") if isinstance(v := node.get(k), str)]
+        stack.extend((v, k in _REF_KEYS) for k, v in node.items() if isinstance(v, dict | list))
+    return found
 
 
 def _host_conditions(tables: list[RouteTable], routes: list[dict[str, Any]]) -> bool:
