@@ -97,6 +97,15 @@ class VerifyReport:
         else:
             known.count += diff.count
 
+    def add_request(self, service: ServiceKey, request: Request, source: Outcome,
+                    target: Outcome, aspects: tuple[str, ...]) -> None:
+        """:meth:`add` without building a Difference for a group already listed."""
+        known = self._groups.get((service, source.rule, target.rule, aspects))
+        if known is None:
+            self.add(Difference(service, request, source, target, aspects))
+        else:
+            known.count += 1
+
     def to_json(self) -> dict[str, Any]:
         return {"equivalent": self.equivalent, "services_checked": self.services_checked,
                 "requests_evaluated": self.requests_evaluated,
@@ -198,7 +207,7 @@ def _check(key: ServiceKey, run: _Run, report: VerifyReport, limit: int | None,
         if known[3]:
             report.explained += 1
         else:
-            report.add(Difference(key, request, src, tgt, known[2]))
+            report.add_request(key, request, src, tgt, known[2])
             found = True
     return found
 
