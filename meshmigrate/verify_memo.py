@@ -179,24 +179,28 @@ def _identifiers(model: RoutingModel, objects: Sequence[dict[str, Any]]) -> set[
     return found
 
 
-_REF_KEYS = frozenset({"parentRefs", "backendRefs", "backendRef"})
+def _ref_names(obj: dict[str, Any]) -> list[str]:
+    """``name``/``namespace`` of every object reference of a route: parentRefs, backendRefs
+    and mirror backendRefs, on rules and on backendRefs (the only places route kinds hold
+    them); header names and the like are *not* identifiers (they compare without case, so
+    renaming them could hide a difference)."""
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return []
+    refs = _dicts(spec.get("parentRefs"))
+    for rule in _dicts(spec.get("rules")):
+        backends = _dicts(rule.get("backendRefs"))
+        refs += backends
+        for holder in (rule, *backends):
+            for filt in _dicts(holder.get("filters")):
+                mirror = filt.get("requestMirror")
+                if isinstance(mirror, dict) and isinstance(mirror.get("backendRef"), dict):
+                    refs.append(mirror["backendRef"])
+    return [v for ref in refs for k in ("name", "namespace") if isinstance(v := ref.get(k), str)]
 
 
-def _ref_names(value: Any) -> list[str]:
-    """``name``/``namespace`` of every object reference (parentRefs, backendRefs, mirror
-    backendRef); header names and the like are *not* identifiers (they compare without
-    case, so renaming them could hide a difference). One iterative walk."""
-    found: list[str] = []
-    stack: list[tuple[Any, bool]] = [(value, False)]
-    while stack:
-        node, in_ref = stack.pop()
-        if isinstance(node, list):
-            stack.extend((item, in_ref) for item in node if isinstance(item, dict | list))
-            continue
-        if in_ref:
-            found += [v for k in ("name", "namespace") if isinstance(v := node.get(k), str)]
-        stack.extend((v, k in _REF_KEYS) for k, v in node.items() if isinstance(v, dict | list))
-    return found
+def _dicts(value: Any) -> list[dict[str, Any]]:
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
 
 
 def _host_conditions(tables: list[RouteTable], routes: list[dict[str, Any]]) -> bool:
