@@ -153,40 +153,54 @@ class _Writer:
     def mapping(self, node: dict[Any, Any], indent: int, first: str) -> None:
         """A non-empty block mapping, keys at column ``indent``; ``first`` is what precedes
         the first key on its line (the indentation, or ``"- "`` of a list item)."""
-        self.container(node)
+        seen, ident = self.seen, id(node)  # container(), inlined
+        if ident in seen:
+            raise _Fallback
+        seen.add(ident)
         pad, lead, out, keys, scalars = " " * indent, first, self.out, self.keys, self.scalars
         for key, value in node.items():
-            head = lead + (keys.get(key) or self.key(key)) + ":"
-            lead = pad
-            kind = type(value)
+            name = keys.get(key) or self.key(key)
+            kind = value.__class__
             if kind is str:
                 text = scalars.get(value) or self.string(value)
-                if len(head) + len(text) >= WIDTH and " " in value:
+                if len(lead) + len(name) + len(text) >= WIDTH - 1 and " " in value:
                     raise _Fallback  # libyaml would fold it at a space
-                out.append(head + " " + text + "\n")
+                out.append(f"{lead}{name}: {text}\n")
             elif kind is dict and value:
-                out.append(head + "\n")
+                out.append(f"{lead}{name}:\n")
                 self.mapping(value, indent + 2, " " * (indent + 2))
             elif kind is list and value:
-                out.append(head + "\n")
+                out.append(f"{lead}{name}:\n")
                 self.sequence(value, indent, pad)  # a mapping's list is not indented
+            elif kind is int:
+                out.append(f"{lead}{name}: {value}\n")
             else:
-                out.append(head + " " + self.leaf(value, len(head) + 1) + "\n")
+                head = f"{lead}{name}:"
+                out.append(f"{head} {self.leaf(value, len(head) + 1)}\n")
+            lead = pad
 
     def sequence(self, node: list[Any], indent: int, first: str) -> None:
         """A non-empty block sequence, dashes at column ``indent``."""
-        self.container(node)
-        pad, lead, out = " " * indent, first, self.out
+        seen, ident = self.seen, id(node)  # container(), inlined
+        if ident in seen:
+            raise _Fallback
+        seen.add(ident)
+        pad, lead, out, scalars = " " * indent, first, self.out, self.scalars
         for item in node:
-            head = lead + "- "
-            lead = pad
-            kind = type(item)
+            kind = item.__class__
             if kind is dict and item:
-                self.mapping(item, indent + 2, head)
+                self.mapping(item, indent + 2, lead + "- ")
+            elif kind is str:
+                text = scalars.get(item) or self.string(item)
+                if len(lead) + 2 + len(text) > WIDTH and " " in item:
+                    raise _Fallback  # libyaml would fold it at a space
+                out.append(f"{lead}- {text}\n")
             elif kind is list and item:
-                self.sequence(item, indent + 2, head)
+                self.sequence(item, indent + 2, lead + "- ")
             else:
+                head = lead + "- "
                 out.append(head + self.leaf(item, len(head)) + "\n")
+            lead = pad
 
     def leaf(self, value: Any, column: int) -> str:
         """A scalar, or an empty collection (written in flow style)."""
