@@ -230,7 +230,8 @@ class _Run:
         tables = self.source.tables_for(key)
         atoms = service_atoms(tables) | self.target.evaluator.atoms(key)
         readers = PathReaders(source_path_readers(tables), self.target_readers)
-        matches = [*source_match_atoms(tables), *self.target.evaluator.match_atoms(key)]
+        matches = [*source_match_atoms(tables),
+                   *((block, None) for block in self.target.evaluator.match_atoms(key))]
         return evaluated(key, atoms, self.namespaces(key), self.evaluate, readers,
                          source_paths=source_path_conditions(tables), matches=matches,
                          exhaustive=self.exhaustive)

@@ -32,10 +32,18 @@ from dataclasses import dataclass, replace
 from functools import lru_cache, partial
 from typing import Any
 
-from meshmigrate.model import PathKind, PathMatch, RouteTable, Rule
+from meshmigrate.model import Match, PathKind, PathMatch, RouteTable, Rule
 from meshmigrate.semantics.atoms import Atoms, PathAtom
 from meshmigrate.semantics.outcome import Outcome, Request, ServiceKey
-from meshmigrate.semantics.source import path_atom, path_matches, rule_label, service_atoms
+from meshmigrate.semantics.source import (
+    header_value,
+    method_matches,
+    path_atom,
+    path_matches,
+    rule_label,
+    service_atoms,
+    string_matches,
+)
 from meshmigrate.semantics.witness import path_samples, witnesses
 
 __all__ = ["PathReaders", "evaluated", "path_classes", "source_match_atoms",
@@ -200,38 +208,95 @@ def _reads_path(rule: Mapping[str, Any]) -> bool:
 Evaluated = tuple[Request, Outcome, Outcome]
 
 
+Block = tuple[Atoms, Match | None]  # a match block as atoms, with the source's own Match
+
+
 def evaluated(service: ServiceKey, atoms: Atoms, namespaces: Sequence[str],
               evaluate: Evaluate, readers: PathReaders, *,
               source_paths: frozenset[PathMatch] = frozenset(),
-              matches: Sequence[Atoms] | None = None,
+              matches: Sequence[Block] | None = None,
               exhaustive: bool = False) -> Iterator[Evaluated]:
     """Each needed witness request for ``service`` with its source and target outcomes (see
     the module docstring), per client namespace in the given order. Deterministic.
 
-    ``matches`` (each match block of either side as its own atoms) narrows the variants of
-    a path class to the conditions of the match blocks that can apply on it (their path
-    condition holds there, or they have none): no other block can match a request with that
-    path, so the others' header, query, method and host conditions cannot change which
-    rule decides it."""
+    ``matches`` (each match block of either side as its own atoms, with the source's Match
+    for source blocks) narrows the variants of a path class to the conditions of the match
+    blocks that can apply on it (their path condition holds there, or they have none): no
+    other block can match a request with that path, so the others' header, query, method
+    and host conditions cannot change which rule decides it. Of the variants left, those
+    every condition reads alike are evaluated once (:func:`_distinct`)."""
     if exhaustive:
         yield from _exhaustive(service, atoms, namespaces, evaluate)
         return
     every = variants(replace(atoms, paths=frozenset()))
-    classes = [(samples, every if matches is None else _narrowed(atoms, true, matches))
+    narrow = _Narrowing(atoms, matches) if matches is not None else None
+    classes = [(samples, every if narrow is None else narrow.variants(true))
                for true, samples in _classes(atoms.paths, atoms.grpc, source_paths)]
     for namespace in namespaces:
         for samples, shapes in classes:
             yield from _one_class(service, samples, shapes, namespace, evaluate, readers)
 
 
-def _narrowed(atoms: Atoms, true: frozenset[PathAtom],
-              matches: Sequence[Atoms]) -> tuple[Request, ...]:
-    """The variants for a path class on which the path conditions ``true`` hold."""
-    found = Atoms(hosts=atoms.hosts, grpc=atoms.grpc)  # route hostnames are not per match
-    for match in matches:
-        if not match.paths or match.paths & true:
-            found = found | replace(match, paths=frozenset())
-    return variants(found)
+class _Narrowing:
+    """The variants of each path class of one Service port, from the blocks that can apply
+    on it (classes with the same blocks share them)."""
+
+    def __init__(self, atoms: Atoms, blocks: Sequence[Block]) -> None:
+        self.atoms = atoms
+        self.blocks = blocks
+        self.done: dict[tuple[int, ...], tuple[Request, ...]] = {}
+
+    def variants(self, true: frozenset[PathAtom]) -> tuple[Request, ...]:
+        """For a path class on which the path conditions ``true`` hold."""
+        applies = tuple(i for i, (block, _) in enumerate(self.blocks)
+                        if not block.paths or not block.paths.isdisjoint(true))
+        if applies not in self.done:
+            self.done[applies] = self._build([self.blocks[i] for i in applies])
+        return self.done[applies]
+
+    def _build(self, blocks: list[Block]) -> tuple[Request, ...]:
+        found = Atoms(
+            headers=frozenset().union(*(block.headers for block, _ in blocks)),
+            queries=frozenset().union(*(block.queries for block, _ in blocks)),
+            methods=frozenset().union(*(block.methods for block, _ in blocks)),
+            hosts=self.atoms.hosts,  # route hostnames are not per match
+            grpc=self.atoms.grpc or any(block.grpc for block, _ in blocks))
+        return _distinct(found, frozenset(m for _, m in blocks if m is not None))
+
+
+@lru_cache(maxsize=_CACHE)
+def _distinct(atoms: Atoms, source: frozenset[Match]) -> tuple[Request, ...]:
+    """The variants of ``atoms``, one per distinct reading: the truth of every method,
+    header, query and host condition (the source's blocks as the source evaluator reads
+    them) and the presence of every header and query parameter named. Two variants read
+    alike are decided by the same rules on both sides; their outcomes differ only in the
+    values they carry through untouched, which no rule reads."""
+    ordered = sorted(source, key=repr)
+    kept: dict[tuple[bool, ...], Request] = {}
+    for shape in variants(atoms):
+        kept.setdefault(_reading(shape, atoms, ordered), shape)
+    return tuple(kept.values())
+
+
+def _reading(shape: Request, atoms: Atoms, source: Sequence[Match]) -> tuple[bool, ...]:
+    bits = [shape.method == method for method in sorted(atoms.methods)]
+    for atom in sorted(atoms.headers):
+        bits += (shape.header(atom.name) is not None, atom.matches(shape.header(atom.name)))
+    for query in sorted(atoms.queries):
+        value = shape.query_param(query.name)
+        bits += (value is not None, query.matches(value))
+    bits += [shape.header("host") == host for host in sorted(atoms.hosts)]
+    bits.append(shape.header("host") is not None)
+    bits += [_rest_applies(match, shape) for match in source]
+    return tuple(bits)
+
+
+def _rest_applies(match: Match, request: Request) -> bool:
+    """A source block's method, header and query conditions, read by the source evaluator
+    (its path condition is the class's; port, scheme and namespace are fixed per port)."""
+    return (method_matches(match, request.method)
+            and all(string_matches(h, header_value(request, h.name)) for h in match.headers)
+            and all(string_matches(q, request.query_param(q.name)) for q in match.query))
 
 
 def _one_class(service: ServiceKey, samples: tuple[str, ...], shapes: tuple[Request, ...],
@@ -261,13 +326,14 @@ def _exhaustive(service: ServiceKey, atoms: Atoms, namespaces: Sequence[str],
             yield (request, *evaluate(request))
 
 
-def source_match_atoms(tables: Iterable[RouteTable]) -> list[Atoms]:
-    """Each match block of the source tables as its own atoms (for :func:`evaluated`)."""
-    out: list[Atoms] = []
+def source_match_atoms(tables: Iterable[RouteTable]) -> list[Block]:
+    """Each match block of the source tables as its own atoms, with the block itself (for
+    :func:`evaluated`)."""
+    out: list[Block] = []
     for table in tables:
         for rule in table.rules:
-            out += [service_atoms([RouteTable(table.service, (Rule(matches=(match,)),),
-                                              protocol=table.protocol)])
+            out += [(service_atoms([RouteTable(table.service, (Rule(matches=(match,)),),
+                                               protocol=table.protocol)]), match)
                     for match in rule.matches]
     return out
 

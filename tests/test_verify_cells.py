@@ -184,3 +184,24 @@ def test_fast_masks_agree_with_the_atom(atom: PathAtom) -> None:
     mask = _mask(atom, samples, index)
     for i, path in enumerate(samples):
         assert bool(mask >> i & 1) == atom.matches(path), path
+
+
+def test_variants_read_alike_are_evaluated_once() -> None:
+    from meshmigrate.model import Match as SourceMatch
+    from meshmigrate.model import StringMatch, StrKind
+    from meshmigrate.semantics.atoms import Atoms, HeaderAtom
+    from meshmigrate.verify_cells import _distinct, variants
+
+    atoms = Atoms(headers=frozenset({HeaderAtom("x-canary", "exact", "true")}))
+    every = variants(atoms)
+    values = {r.header("x-canary") for r in every}
+    assert {None, "true"} < values and len(values) > 3  # other misses: TRUE, truex, ...
+    kept = _distinct(atoms, frozenset())
+    assert sorted((r.header("x-canary") or "") for r in kept) == sorted(
+        ["", "true", next(v for v in sorted(values - {None, "true"}))])
+    # the source's own reading splits what the atoms alone would merge
+    loose = SourceMatch(headers=(StringMatch("x-canary", StrKind.EXACT, "TRUE",
+                                             ignore_case=True),))
+    both = _distinct(atoms, frozenset({loose}))
+    assert len(both) == len(kept) + 1
+    assert {r.header("x-canary") for r in both} >= {"true", "TRUE"}
