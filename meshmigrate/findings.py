@@ -9,8 +9,7 @@ loss is INFO.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from meshmigrate.sources import Document, FieldPath, display_name, format_path
 
@@ -125,8 +124,10 @@ CATALOGUE: dict[str, tuple[Severity, str]] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Finding:
+class Finding(NamedTuple):
+    """One finding (immutable and hashable; a tuple, so thousands are cheap to make and to
+    de-duplicate)."""
+
     code: str
     object: str
     field: str
@@ -156,14 +157,11 @@ class Findings:
     def add(self, code: str, doc: Document | None, path: FieldPath, message: str) -> None:
         if code not in CATALOGUE:
             raise KeyError(f"finding code {code!r} is not in the catalogue")
-        finding = Finding(
-            code=code,
-            object=doc.ref() if doc else "",
-            field=format_path(path),
-            file=display_name(doc.file) if doc else "",
-            line=doc.line_of(path) if doc else None,
-            message=message,
-        )
+        if doc is None:
+            finding = Finding(code, "", format_path(path), "", None, message)
+        else:
+            finding = Finding(code, doc.ref(), format_path(path), display_name(doc.file),
+                              doc.line_of(path), message)
         self._items[finding] = None
 
     def extend(self, other: Findings) -> None:

@@ -55,6 +55,8 @@ class Document:
     line: int
     index: int = 0
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
+    #: ``ref()`` in the default namespace, once asked (every finding about the object asks).
+    _ref: str | None = field(default=None, init=False, compare=False, repr=False)
 
     @property
     def api_version(self) -> str:
@@ -80,7 +82,13 @@ class Document:
 
     def ref(self, default_ns: str = "default") -> str:
         """``Kind/namespace/name`` as used in findings and source annotations."""
-        return f"{self.kind}/{self.namespace(default_ns)}/{self.name}"
+        if default_ns != "default":
+            return f"{self.kind}/{self.namespace(default_ns)}/{self.name}"
+        ref = self._ref
+        if ref is None:
+            ref = f"{self.kind}/{self.namespace()}/{self.name}"
+            object.__setattr__(self, "_ref", ref)
+        return ref
 
     def line_of(self, path: FieldPath) -> int:
         """Line of the deepest part of ``path`` that exists in the object."""
@@ -96,8 +104,10 @@ class Document:
         return line
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def format_path(path: FieldPath) -> str:
-    """``("spec", "http", 2, "match")`` -> ``spec.http[2].match``."""
+    """``("spec", "http", 2, "match")`` -> ``spec.http[2].match`` (cached: findings about
+    the same field of many objects ask for the same text)."""
     out = ""
     for part in path:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
