@@ -21,7 +21,7 @@ def convert_redirect(rule: View, env: Env) -> Redirect | None:
     """HTTPRedirect. Istio's default code is 301 and Gateway API's 302, so the code is
     always made explicit (REDIRECT_CODE_EXPLICIT when defaulted). ``uri`` replaces the whole
     path ("irrespective of the request URI being matched as an exact path or prefix")."""
-    view = rule.map("redirect")
+    view = rule.map("redirect") if "redirect" in rule.node else None
     if view is None:
         return None
     code = view.int("redirectCode")
@@ -63,7 +63,7 @@ def convert_rewrite(rule: View, env: Env) -> tuple[PathRewrite | None, str | Non
     PREFIX_STRING. ``uriRegexRewrite`` is a regex substitution with no Gateway API
     equivalent.
     """
-    view = rule.map("rewrite")
+    view = rule.map("rewrite") if "rewrite" in rule.node else None
     if view is None:
         return None, None
     uri, regex = view.str("uri"), view.map("uriRegexRewrite")
@@ -91,7 +91,7 @@ def convert_timeout(rule: View) -> int | None:
 
 
 def convert_direct_response(rule: View, env: Env) -> int | None:
-    view = rule.map("directResponse")
+    view = rule.map("directResponse") if "directResponse" in rule.node else None
     if view is None:
         return None
     status = view.int("status")
@@ -106,7 +106,7 @@ def convert_direct_response(rule: View, env: Env) -> int | None:
 
 
 def convert_fault(rule: View, env: Env) -> bool:
-    fault = rule.raw("fault")
+    fault = rule.raw("fault") if "fault" in rule.node else None
     if not fault:
         return False
     kinds = " and ".join(k for k in ("delay", "abort") if isinstance(fault, dict) and k in fault)
@@ -118,7 +118,7 @@ def convert_fault(rule: View, env: Env) -> bool:
 def convert_cors(rule: View, env: Env) -> Cors | None:
     """CorsPolicy. Exact origins carry over; ``*`` and ``scheme://*.domain``-shaped regexes
     become Gateway API wildcards; other prefix/regex origins cannot (CORS_APPROXIMATED)."""
-    view = rule.map("corsPolicy")
+    view = rule.map("corsPolicy") if "corsPolicy" in rule.node else None
     if view is None:
         return None
     origins = [*_origins(view, env), *view.str_list("allowOrigin")]

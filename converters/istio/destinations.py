@@ -62,11 +62,12 @@ def destination(view: View, env: Env) -> Target | None:
     if info is None:
         env.report("SERVICE_UNKNOWN", view.at("host"),
                    f"Service {parent} is not in the input; its ports and selector are unknown")
-    port_view = view.map("port")
+    node = view.node
+    port_view = view.map("port") if "port" in node else None
     port = port_number(port_view, "number") if port_view is not None else None
     if port is None and info is not None and len(info.ports) == 1:
         port = info.ports[0].port  # pilot GetDestinationCluster: a single port is implied
-    subset = view.str("subset") or None
+    subset = view.str("subset") or None if "subset" in node else None
     target = _subset_target(parent, subset, view, env) if subset else parent
     return target, port, subset
 
@@ -75,6 +76,8 @@ def mirrors(rule: View, env: Env) -> tuple[MirrorPolicy, ...]:
     """``mirror`` (+ ``mirrorPercentage`` or the deprecated integer ``mirrorPercent``) or
     ``mirrors[]``. An explicit 0 % disables the mirror (pilot ``MirrorPercent``); absent
     means 100 %."""
+    if "mirror" not in rule.node and "mirrors" not in rule.node:
+        return ()
     single = rule.map("mirror")
     listed = list(mappings(rule, "mirrors"))
     if single is not None and listed:
@@ -116,6 +119,8 @@ def _check_percent(view: View, key: str, value: float) -> float:
 
 
 def _weight(item: View) -> int:
+    if "weight" not in item.node:  # a mapping (mappings() checked it)
+        return 0
     weight = item.int("weight", 0) or 0
     if weight < 0:
         raise item.error(f"weight {weight} is negative", "weight")

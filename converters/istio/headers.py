@@ -25,6 +25,8 @@ def header_ops(view: View | None) -> HeaderOps:
 
 def headers_block(parent: View) -> tuple[HeaderOps, HeaderOps]:
     """The (request, response) operations of ``parent.headers``."""
+    if "headers" not in parent.node:  # a mapping (mappings() checked it)
+        return NO_OPS, NO_OPS
     block = parent.map("headers")
     if block is None:
         return NO_OPS, NO_OPS

@@ -31,7 +31,9 @@ def string_match(view: View | None) -> tuple[StrKind, str] | None:
     """An Istio ``StringMatch`` (oneof exact / prefix / regex), None when empty or absent."""
     if view is None:
         return None
-    found = [(kind, value) for kind, key in _KINDS if (value := view.str(key)) is not None]
+    node = view.node  # a mapping (View.map and mappings() check it)
+    found = [(kind, value) for kind, key in _KINDS
+             if key in node and (value := view.str(key)) is not None]
     if len(found) > 1:
         raise view.error("set only one of exact, prefix, regex")
     if found and found[0][0] is StrKind.REGEX:
@@ -97,6 +99,8 @@ def port_number(view: View, key: str) -> int | None:
 def _for_mesh(view: View, env: Env) -> bool:
     """Per-match ``gateways`` override the VirtualService's: a block whose list leaves out
     ``mesh`` does not apply to sidecars."""
+    if "gateways" not in view.node:
+        return True
     gateways = view.str_list("gateways")
     if not gateways or MESH in gateways:
         return True
@@ -108,7 +112,7 @@ def _for_mesh(view: View, env: Env) -> bool:
 
 def _cosmetic_names(view: View, env: Env) -> None:
     for key in ("name", "statPrefix"):
-        value = view.str(key)
+        value = view.str(key) if key in view.node else None
         if value:
             env.report("MATCH_NAME_DROPPED", view.at(key),
                        f"match {key} {value!r} only names access logs and stats")
@@ -128,7 +132,7 @@ def _path(view: View) -> PathMatch | None:
 def _methods(view: View, env: Env) -> frozenset[str] | None:
     """Exact -> that method; prefix/regex -> the enum methods it matches (an empty set
     never matches, as an unmatchable pattern never does)."""
-    method = view.map("method")
+    method = view.map("method") if "method" in view.node else None
     found = string_match(method)
     if method is None or found is None:
         return None
@@ -145,7 +149,9 @@ def _methods(view: View, env: Env) -> frozenset[str] | None:
 
 def _headers(view: View, key: str, env: Env, invert: bool = False) -> list[StringMatch]:
     """Header conditions; names are lower-cased; ``{}`` tests presence."""
-    out = []
+    out: list[StringMatch] = []
+    if key not in view.node:
+        return out
     for name, spec in map_entries(view, key):
         kind, value = string_match(spec) or (StrKind.PRESENT, "")
         out.append(StringMatch(name.lower(), kind, value, invert=invert))
@@ -161,6 +167,8 @@ def _headers(view: View, key: str, env: Env, invert: bool = False) -> list[Strin
 
 
 def _authority(view: View, env: Env) -> tuple[StringMatch, ...]:
+    if "authority" not in view.node:
+        return ()
     authority = view.map("authority")
     found = string_match(authority)
     if authority is None or found is None:
@@ -172,11 +180,15 @@ def _authority(view: View, env: Env) -> tuple[StringMatch, ...]:
 
 def _query(view: View) -> tuple[StringMatch, ...]:
     """Query parameters (names are case-sensitive, so they keep their case)."""
+    if "queryParams" not in view.node:
+        return ()
     return tuple(StringMatch(name, *(string_match(spec) or (StrKind.PRESENT, "")))
                  for name, spec in map_entries(view, "queryParams"))
 
 
 def _scheme(view: View, env: Env) -> str | None:
+    if "scheme" not in view.node:
+        return None
     scheme = view.map("scheme")
     found = string_match(scheme)
     if scheme is None or found is None:
@@ -190,6 +202,8 @@ def _scheme(view: View, env: Env) -> str | None:
 
 
 def _source_labels(view: View, env: Env, code: str) -> tuple[tuple[str, str], ...]:
+    if "sourceLabels" not in view.node:
+        return ()
     labels = view.str_map("sourceLabels")
     if labels:
         shown = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))

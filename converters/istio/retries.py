@@ -36,7 +36,7 @@ _EXTRAS = ("retryRemoteLocalities", "retryIgnorePreviousHosts")
 
 def convert_retries(rule: View, env: Env) -> RetryPolicy:
     """The rule's retry policy (attempts 0 = retries disabled)."""
-    view = rule.map("retries")
+    view = rule.map("retries") if "retries" in rule.node else None
     if view is None:
         return DEFAULT_RETRY
     attempts = view.int("attempts", 0) or 0

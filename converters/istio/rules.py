@@ -76,7 +76,8 @@ def tcp_rule(rule: View, env: Env) -> Rule | None:
 
 def _action(rule: View) -> str:
     """Exactly one of route / redirect / directResponse / delegate (Istio's validation)."""
-    present = [key for key in _ACTIONS if key in rule]
+    node = rule.node
+    present = [key for key in _ACTIONS if key in node and key in rule]
     if len(present) > 1:
         raise rule.error(f"set only one of {', '.join(present)}", present[1])
     if not present:
