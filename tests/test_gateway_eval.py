@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from meshmigrate.pipeline import ConvertOptions, convert_documents
+from meshmigrate.semantics import gateway
 from meshmigrate.semantics.atoms import HeaderAtom, PathAtom, QueryAtom
 from meshmigrate.semantics.gateway import (
     GatewayEvaluator,
@@ -751,6 +752,71 @@ def test_outcome_json_shape() -> None:
     assert data["redirect"] is None and data["timeout"] is None
 
 
+
+# --------------------------------------------------------------------------- parsed once
+#
+# An HTTPRouteMatch written with plain strings is parsed once per evaluator process (meshes
+# repeat their matches); any other shape is parsed as written. Both must read the same.
+
+_PLAIN_MATCHES: list[dict[str, Any]] = [
+    {},
+    {"path": None},
+    {"path": {"type": "Exact", "value": "/a"}},
+    {"path": {"value": "/p/"}},
+    {"path": {"type": "", "value": "/p"}},
+    {"path": {"type": "RegularExpression", "value": "/r[0-9]+"}, "method": ""},
+    {"path": {"type": "PathPrefix"}, "method": "GET",
+     "headers": [{"name": "X-A", "value": "1"}, {"name": "x-a", "value": "2"},
+                 {"name": "x-b", "type": "RegularExpression", "value": "b.*"}],
+     "queryParams": [{"name": "Q", "type": None, "value": "v"}]},
+]
+
+
+@pytest.mark.parametrize("raw", _PLAIN_MATCHES)
+@pytest.mark.parametrize("rank", list(RegexRank))
+def test_cached_match_reads_like_the_match_as_written(raw: dict[str, Any],
+                                                      rank: RegexRank) -> None:
+    key = gateway._http_match_key(raw)
+    assert key is not None
+    cached = gateway._cached_http_match(key, rank)
+    assert cached == gateway._http_match(raw, rank)
+    assert (cached.order, cached.simple, cached.needs_headers) == (
+        tuple(-r for r in cached.rank), not (raw.get("method") or raw.get("headers")
+                                             or raw.get("queryParams")),
+        bool(raw.get("headers")))
+    assert gateway._cached_http_match(key, rank) is cached
+
+
+@pytest.mark.parametrize("raw", [
+    {"path": "/a"},
+    {"path": {"type": "Exact", "value": 7}},
+    {"path": {"type": "Exact", "value": "/a"}, "method": 1},
+    {"headers": {"name": "x", "value": "1"}},
+    {"headers": [{"name": "x", "value": 1}]},
+    {"headers": [["x", "1"]]},
+    {"queryParams": [{"name": True, "value": "1"}]},
+])
+def test_matches_not_written_with_plain_strings_are_parsed_as_written(
+        raw: dict[str, Any]) -> None:
+    assert gateway._http_match_key(raw) is None
+
+
+def test_non_string_values_read_as_their_text() -> None:
+    as_int = GatewayEvaluator([route("r", rule({"path": {"type": "Exact", "value": "/a"},
+                                                 "headers": [{"name": "x", "value": 1}]}))])
+    as_text = GatewayEvaluator([route("r", rule(exact("/a", headers=[
+        {"name": "x", "value": "1"}])))])
+    request = req("/a", headers=(("x", "1"),))
+    assert as_int.evaluate(request) == as_text.evaluate(request)
+    assert as_int.evaluate(request).status == 200
+
+
+def test_an_invalid_match_is_rejected_every_time() -> None:
+    bad = route("r", rule({"path": {"type": "Regex", "value": "/a"}}))
+    for _ in range(2):
+        ev = GatewayEvaluator([bad])
+        assert ev.services() == [] and any("unsupported match type" in p for p in ev.problems)
+
 # --------------------------------------------------------------------------- compiled views
 #
 # GatewayEvaluator.evaluate compiles each view (path conditions indexed, each candidate's
@@ -960,9 +1026,9 @@ def test_generated_mesh_compiled_views_equal_the_plain_definitions() -> None:
     result = convert_documents(list(parse_stream(text.getvalue(), "mesh.yaml")),
                                ConvertOptions(verify=False))
     objects = [*result.objects, *missing_services(result.model, result.objects)]
-    source, gateway = SourceEvaluator(result.model), GatewayEvaluator(objects)
-    requests = bench.requests_for(source, gateway)
+    source, target = SourceEvaluator(result.model), GatewayEvaluator(objects)
+    requests = bench.requests_for(source, target)
     assert len(requests) > 1000
     for request in requests:
         assert repr(source.evaluate(request)) == repr(source.evaluate_plain(request))
-        assert repr(gateway.evaluate(request)) == repr(gateway.evaluate_plain(request))
+        assert repr(target.evaluate(request)) == repr(target.evaluate_plain(request))

@@ -49,6 +49,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
+from operator import attrgetter
 from types import MappingProxyType
 from typing import Any, Protocol, TypeVar
 
@@ -204,6 +205,17 @@ class _Match:
     method: str | None
     rank: tuple[int, ...]  # precedence, larger first
     atoms: Atoms
+    order: tuple[int, ...] = field(init=False, compare=False)  # the rank negated: sorts first
+    simple: bool = field(init=False, compare=False)  # a path condition only
+    # it tests a header other than host (which every request has)
+    needs_headers: bool = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "order", tuple(-r for r in self.rank))
+        object.__setattr__(self, "simple",
+                           self.method is None and not self.headers and not self.queries)
+        object.__setattr__(self, "needs_headers",
+                           any(name != "host" for name, _ in self.headers))
 
     def test(self, request: Request) -> bool:
         return (
@@ -241,6 +253,19 @@ class _State:
 class _Filter(Protocol):
     def apply(self, state: _State) -> None: ...
 
+    def fixed(self, parts: _Fixed) -> None:
+        """What :meth:`apply` does that does not depend on the request (a compiled view
+        works it out once per rule; a RequestRedirect is never compiled)."""
+
+
+@dataclass(slots=True)
+class _Fixed:
+    """The parts of a forward that every request gets (see :meth:`_Filter.fixed`)."""
+
+    notes: list[str]
+    response: dict[str, str] = field(default_factory=dict)
+    mirrors: list[Mirror] = field(default_factory=list)
+
 
 @dataclass(frozen=True, slots=True)
 class _HeaderFilter:
@@ -261,6 +286,12 @@ class _HeaderFilter:
             state.host = host
         state.notes.extend(self.notes())
         self.edit(state.headers)
+
+    def fixed(self, parts: _Fixed) -> None:
+        if self.response:
+            self.edit(parts.response)
+        else:
+            parts.notes.extend(self.notes())
 
     def host(self) -> str | None:
         """The Host a request modifier sets (setting or adding ``host`` is an authority
@@ -317,6 +348,9 @@ class _RewriteFilter:
         if self.path is not None:
             state.path = self.path.rewrite(state.path, state.match)
 
+    def fixed(self, parts: _Fixed) -> None:
+        pass  # host and path: see _Action
+
 
 @dataclass(frozen=True, slots=True)
 class _RedirectFilter:
@@ -331,6 +365,9 @@ class _RedirectFilter:
 
     def apply(self, state: _State) -> None:
         state.redirect = Redirect(self.location(state.request, state.match), self.status)
+
+    def fixed(self, parts: _Fixed) -> None:
+        raise AssertionError("a redirect depends on the request")
 
     def location(self, request: Request, match: _Match) -> str:
         scheme = self.scheme or request.scheme
@@ -364,10 +401,13 @@ class _MirrorFilter:
     problem: str | None = None
 
     def apply(self, state: _State) -> None:
+        self.fixed(state)
+
+    def fixed(self, parts: _Fixed | _State) -> None:
         if self.mirror is not None:
-            state.mirrors.append(self.mirror)
+            parts.mirrors.append(self.mirror)
         elif self.problem:
-            state.notes.append(self.problem)
+            parts.notes.append(self.problem)
 
 
 @dataclass(frozen=True, slots=True)
@@ -376,6 +416,9 @@ class _NoteFilter:
 
     def apply(self, state: _State) -> None:
         state.notes.append(self.note)
+
+    def fixed(self, parts: _Fixed) -> None:
+        parts.notes.append(self.note)
 
 
 @dataclass(frozen=True, slots=True)
@@ -471,10 +514,16 @@ def _canonical(value: Any, what: str) -> str | None:
     if value is None:
         return None
     try:
-        text = canonical_duration(str(value))
+        text = _canonical_text(str(value))
     except DurationError as exc:
         raise _Invalid(f"invalid {what} duration {value!r}") from exc
     return None if text == "0s" else text
+
+
+@lru_cache(maxsize=1024)
+def _canonical_text(text: str) -> str:
+    """:func:`canonical_duration`, cached: routes repeat a few durations."""
+    return canonical_duration(text)
 
 
 # --------------------------------------------------------------------------- parser
@@ -556,31 +605,13 @@ class _Parser:
         return tuple(self.http_match(m) for m in raw)
 
     def http_match(self, raw: Mapping[str, Any]) -> _Match:
-        """HTTPRouteMatch with CRD defaults: path PathPrefix ``/``, header/query type Exact."""
-        path_spec = raw.get("path") or {}
-        kind = str(path_spec.get("type") or "PathPrefix")
-        path = _cond(kind, str(path_spec.get("value", "/")),
-                     ("Exact", "PathPrefix", "RegularExpression"))
-        headers = self.value_conds(raw.get("headers"), lower=True)
-        queries = self.value_conds(raw.get("queryParams"), lower=False)
-        method = raw.get("method")
-        rank = (self.path_rank(kind), len(path.value), int(method is not None),
-                len(headers), len(queries))
-        atoms = Atoms(
-            paths=frozenset({_path_atom(path)}),
-            headers=frozenset(HeaderAtom(n, _atom_kind(c), c.value) for n, c in headers),
-            queries=frozenset(QueryAtom(n, _atom_kind(c), c.value) for n, c in queries),
-            methods=frozenset({str(method)}) if method else frozenset(),
-        )
-        return _Match(path, headers, queries, str(method) if method else None, rank, atoms)
-
-    def path_rank(self, kind: str) -> int:
-        """HTTPRouteRule.matches precedence: Exact, then PathPrefix; regex per the constant."""
-        if kind == "Exact":
-            return 3
-        if kind == "RegularExpression" and self.regex_rank is RegexRank.BELOW_PREFIX:
-            return 1
-        return 2
+        """HTTPRouteMatch with CRD defaults: path PathPrefix ``/``, header/query type Exact.
+        Meshes repeat their matches (the same path on many routes), so one written with
+        plain strings is parsed once (:func:`_http_match_key`)."""
+        key = _http_match_key(raw)
+        if key is None:
+            return _http_match(raw, self.regex_rank)
+        return _cached_http_match(key, self.regex_rank)
 
     def grpc_match(self, raw: Mapping[str, Any]) -> _Match:
         """GRPCRouteMatch: the method match becomes a path condition on ``/service/method``
@@ -590,7 +621,7 @@ class _Parser:
         kind = str(method.get("type") or "Exact")
         service, name = str(method.get("service") or ""), str(method.get("method") or "")
         path = _grpc_path(kind, service, name)
-        headers = self.value_conds(raw.get("headers"), lower=True)
+        headers = _value_conds(raw.get("headers"), lower=True)
         rank = (len(service), len(name), len(headers))
         atoms = Atoms(
             paths=frozenset({_path_atom(path)}),
@@ -599,20 +630,12 @@ class _Parser:
         )
         return _Match(path, headers, (), None, rank, atoms)
 
-    def value_conds(self, raw: Any, *, lower: bool) -> tuple[tuple[str, _Cond], ...]:
-        """Header or query matches; a repeated name counts only the first time (spec)."""
-        out: dict[str, _Cond] = {}
-        for item in raw or []:
-            name = str(item["name"]).lower() if lower else str(item["name"])
-            if name not in out:
-                kind = str(item.get("type") or "Exact")
-                out[name] = _cond(kind, str(item["value"]), ("Exact", "RegularExpression"))
-        return tuple(out.items())
-
     # filters ----------------------------------------------------------------------------
 
     def filters(self, route: _RouteId, raw: Sequence[Mapping[str, Any]],
                 matches: tuple[_Match, ...]) -> tuple[_Filter, ...]:
+        if not raw:
+            return ()
         _check_filter_counts(route.kind, [str(f.get("type")) for f in raw])
         return tuple(self.filter(route, f, matches) for f in raw)
 
@@ -650,9 +673,11 @@ class _Parser:
     def backend(self, ref: Mapping[str, Any], route: _RouteId,
                 matches: tuple[_Match, ...]) -> _BackendRef:
         weight = max(int(ref.get("weight", 1)), 0)  # BackendRef.weight: default 1, min 0
-        raw_filters = ref.get("filters") or []
-        _check_filter_counts(route.kind, [str(f.get("type")) for f in raw_filters])
-        filters = tuple(self.filter(route, f, matches) for f in raw_filters)
+        raw_filters = ref.get("filters")
+        filters: tuple[_Filter, ...] = ()
+        if raw_filters:
+            _check_filter_counts(route.kind, [str(f.get("type")) for f in raw_filters])
+            filters = tuple(self.filter(route, f, matches) for f in raw_filters)
         backend, problem = self.resolve(ref, route.namespace, weight)
         return _BackendRef(backend, weight, filters, problem)
 
@@ -681,12 +706,114 @@ class _Parser:
         return None
 
 
+def _http_match(raw: Mapping[str, Any], regex_rank: RegexRank) -> _Match:
+    """HTTPRouteMatch with CRD defaults: path PathPrefix ``/``, header/query type Exact."""
+    path_spec = raw.get("path") or {}
+    kind = str(path_spec.get("type") or "PathPrefix")
+    path = _cond(kind, str(path_spec.get("value", "/")),
+                 ("Exact", "PathPrefix", "RegularExpression"))
+    headers = _value_conds(raw.get("headers"), lower=True)
+    queries = _value_conds(raw.get("queryParams"), lower=False)
+    method = raw.get("method")
+    rank = (_path_rank(kind, regex_rank), len(path.value), int(method is not None),
+            len(headers), len(queries))
+    atoms = Atoms(
+        paths=frozenset({_path_atom(path)}),
+        headers=frozenset(HeaderAtom(n, _atom_kind(c), c.value) for n, c in headers),
+        queries=frozenset(QueryAtom(n, _atom_kind(c), c.value) for n, c in queries),
+        methods=frozenset({str(method)}) if method else frozenset(),
+    )
+    return _Match(path, headers, queries, str(method) if method else None, rank, atoms)
+
+
+def _path_rank(kind: str, regex_rank: RegexRank) -> int:
+    """HTTPRouteRule.matches precedence: Exact, then PathPrefix; regex per the constant."""
+    if kind == "Exact":
+        return 3
+    if kind == "RegularExpression" and regex_rank is RegexRank.BELOW_PREFIX:
+        return 1
+    return 2
+
+
+def _value_conds(raw: Any, *, lower: bool) -> tuple[tuple[str, _Cond], ...]:
+    """Header or query matches; a repeated name counts only the first time (spec)."""
+    out: dict[str, _Cond] = {}
+    for item in raw or []:
+        name = str(item["name"]).lower() if lower else str(item["name"])
+        if name not in out:
+            kind = str(item.get("type") or "Exact")
+            out[name] = _cond(kind, str(item["value"]), ("Exact", "RegularExpression"))
+    return tuple(out.items())
+
+
+_ValuesKey = tuple[tuple[str, str, str], ...]  # (name, type, value) of header/query matches
+# (path type, path value, headers, query params, method) of an HTTPRouteMatch
+_MatchKey = tuple[str, str, _ValuesKey, _ValuesKey, str | None]
+
+
+def _http_match_key(raw: Mapping[str, Any]) -> _MatchKey | None:
+    """What :func:`_http_match` reads of a match written with plain strings, CRD defaults
+    applied (None for any other shape: it is parsed as written)."""
+    path = raw.get("path")
+    if not path:
+        kind, value = "PathPrefix", "/"
+    elif isinstance(path, dict):
+        kind, value = path.get("type") or "PathPrefix", path.get("value", "/")
+    else:
+        return None
+    method = raw.get("method")
+    headers = _values_key(raw.get("headers"))
+    queries = _values_key(raw.get("queryParams"))
+    if (kind.__class__ is not str or value.__class__ is not str or headers is None
+            or queries is None or (method is not None and method.__class__ is not str)):
+        return None
+    return kind, value, headers, queries, method
+
+
+def _values_key(raw: Any) -> _ValuesKey | None:
+    """Header or query matches as (name, type, value), type defaulted; None unless every
+    part is a string."""
+    if not raw:
+        return ()
+    if not isinstance(raw, list):
+        return None
+    out: list[tuple[str, str, str]] = []
+    for item in raw:
+        if not isinstance(item, dict):
+            return None
+        name, kind, value = item.get("name"), item.get("type") or "Exact", item.get("value")
+        if name.__class__ is not str or kind.__class__ is not str or \
+                value.__class__ is not str:
+            return None
+        out.append((name, kind, value))
+    return tuple(out)
+
+
+@lru_cache(maxsize=16384)
+def _cached_http_match(key: _MatchKey, regex_rank: RegexRank) -> _Match:
+    """:func:`_http_match` of the match :func:`_http_match_key` read (an invalid one raises
+    each time: exceptions are not cached)."""
+    kind, value, headers, queries, method = key
+    return _http_match({
+        "path": {"type": kind, "value": value},
+        "headers": [{"name": n, "type": t, "value": v} for n, t, v in headers],
+        "queryParams": [{"name": n, "type": t, "value": v} for n, t, v in queries],
+        "method": method}, regex_rank)
+
+
 def _path_atom(cond: _Cond) -> PathAtom:
-    if cond.kind == "Exact":
-        return PathAtom("exact", cond.value)
-    if cond.kind == "PathPrefix":
-        return PathAtom("segment_prefix", cond.value)
-    return PathAtom("regex", cond.value)
+    return _interned_path_atom(cond.kind, cond.value)
+
+
+@lru_cache(maxsize=16384)
+def _interned_path_atom(kind: str, value: str) -> PathAtom:
+    """One object per path condition: sets of atoms are united for every Service port, and
+    equal atoms that are the same object compare without calling ``__eq__``."""
+    if kind == "Exact":
+        return PathAtom("exact", value)
+    if kind == "PathPrefix":
+        return PathAtom("segment_prefix", value)
+    return PathAtom("regex", value)
 
 
 def _atom_kind(cond: _Cond) -> ValueKind:
@@ -774,21 +901,26 @@ def _mirror_percent(spec: Mapping[str, Any]) -> float:
 def _candidate_key(rule: _Rule, match_index: int, match: _Match) -> tuple[Any, ...]:
     """Sort key: precedence (larger first), then oldest route, ``ns/name``, rule order and
     match order (HTTPRouteRule.matches / GRPCRouteRule.matches doc)."""
-    return (tuple(-r for r in match.rank), rule.route.order(), rule.index, match_index)
+    return (match.order, rule.route.order(), rule.index, match_index)
 
 
 def _build_view(rules: Sequence[_Rule]) -> _View:
     kinds = {rule.route.kind for rule in rules}
-    kind = next(k for k in ROUTE_KIND_PRIORITY if k in kinds)
-    notes = tuple(sorted({f"{r.route.kind} {r.route.label} ignored: {kind} wins on this "
-                          "Service port (GEP-1294)" for r in rules if r.route.kind != kind}))
-    chosen = tuple(rule for rule in rules if rule.route.kind == kind)
-    candidates = sorted(
-        (_Candidate(_candidate_key(rule, i, match), rule, match)
-         for rule in chosen for i, match in enumerate(rule.matches)),
-        key=lambda c: c.key,
-    )
+    notes: tuple[str, ...] = ()
+    if len(kinds) == 1:  # the usual case: no route-kind conflict
+        kind, chosen = next(iter(kinds)), tuple(rules)
+    else:
+        kind = next(k for k in ROUTE_KIND_PRIORITY if k in kinds)
+        notes = tuple(sorted({f"{r.route.kind} {r.route.label} ignored: {kind} wins on this "
+                              "Service port (GEP-1294)" for r in rules if r.route.kind != kind}))
+        chosen = tuple(rule for rule in rules if rule.route.kind == kind)
+    candidates = [_Candidate((match.order, rule.route.order(), rule.index, i), rule, match)
+                  for rule in chosen for i, match in enumerate(rule.matches)]
+    candidates.sort(key=_KEY)  # keys are unique: (route, rule index, match index)
     return _View(kind, chosen, tuple(candidates), notes)
+
+
+_KEY = attrgetter("key")
 
 
 def _header_map(request: Request) -> dict[str, str]:
@@ -890,23 +1022,18 @@ class GatewayEvaluator:
 
     def atoms(self, service: ServiceKey) -> Atoms:
         """The match conditions of every route attached to ``service`` (any client view)."""
-        paths: set[PathAtom] = set()
-        headers: set[HeaderAtom] = set()
-        queries: set[QueryAtom] = set()
-        methods: set[str] = set()
-        grpc = self._is_grpc_port(service)
-        for _, rule in self._entries(service):
-            grpc = grpc or rule.route.kind == "GRPCRoute"
-            for match in rule.matches:
-                paths |= match.atoms.paths
-                headers |= match.atoms.headers
-                queries |= match.atoms.queries
-                methods |= match.atoms.methods
+        entries = self._entries(service)
+        every = {id(match.atoms): match.atoms for _, rule in entries for match in rule.matches}
+        found = every.values()
+        grpc = self._is_grpc_port(service) or any(
+            rule.route.kind == "GRPCRoute" for _, rule in entries)
         hosts: set[str] = set()
         for key in self._keys(service):
             hosts |= self._hostnames.get(key, set())
-        return Atoms(frozenset(paths), frozenset(headers), frozenset(queries),
-                     frozenset(methods), frozenset(hosts), grpc)
+        return Atoms(frozenset().union(*[a.paths for a in found]),
+                     frozenset().union(*[a.headers for a in found]),
+                     frozenset().union(*[a.queries for a in found]),
+                     frozenset().union(*[a.methods for a in found]), frozenset(hosts), grpc)
 
     def match_atoms(self, service: ServiceKey) -> list[Atoms]:
         """Each match of every route attached to ``service``, as its own atoms (a GRPCRoute
@@ -1029,7 +1156,7 @@ def _forward(request: Request, candidate: _Candidate, view_notes: tuple[str, ...
         return Outcome(status=state.redirect.status, rule=rule.label, redirect=state.redirect,
                        notes=tuple(state.notes))
     valid = [b for b in rule.backends if b.backend is not None]
-    _note_invalid_share(state, rule.backends)
+    _note_invalid_share(state.notes, rule.backends)
     if not valid or sum(b.weight for b in valid) == 0:
         # "If *all* entries in BackendRefs are invalid ... MUST receive a 500"; a rule with
         # no backendRefs and no redirect has nowhere to send the request either.
@@ -1057,12 +1184,14 @@ def _forwarded(rule: _Rule, state: _State, backends: tuple[Backend, ...]) -> Out
     )
 
 
-def _note_invalid_share(state: _State, refs: tuple[_BackendRef, ...]) -> None:
+def _note_invalid_share(notes: list[str], refs: tuple[_BackendRef, ...]) -> None:
+    if all(ref.backend is not None for ref in refs):
+        return
     total = sum(ref.weight for ref in refs)
     for ref in refs:
         if ref.backend is None:
             share = f"{ref.weight}/{total}" if total else "0"
-            state.notes.append(f"{ref.problem}; {share} of requests get 500")
+            notes.append(f"{ref.problem}; {share} of requests get 500")
 
 
 def _apply_backend_filters(state: _State, valid: list[_BackendRef]) -> None:
@@ -1070,10 +1199,13 @@ def _apply_backend_filters(state: _State, valid: list[_BackendRef]) -> None:
     show them only when every backend that receives traffic has the same ones."""
     filters = _backend_filters(valid)
     if filters is None:
-        state.notes.append("backendRef filters differ between backends; not applied")
+        state.notes.append(_BACKEND_FILTERS_DIFFER)
         return
     for filt in filters:
         filt.apply(state)
+
+
+_BACKEND_FILTERS_DIFFER = "backendRef filters differ between backends; not applied"
 
 
 def _backend_filters(valid: list[_BackendRef]) -> tuple[_Filter, ...] | None:
@@ -1175,18 +1307,42 @@ class _Action:
                          headers)
 
 
-def _action(candidate: _Candidate, view_notes: tuple[str, ...], probe: Request) -> _Action:
-    """Compile the action of a candidate's rule (the same for each of its matches). The
-    parts of a forward that do not depend on the request are taken from :func:`_forward`
-    itself, run on a probe request."""
+def _action(candidate: _Candidate, view_notes: tuple[str, ...]) -> _Action:
+    """Compile the action of a candidate's rule (the same for each of its matches): what
+    :func:`_forward` does with every request, in its order (rule filters, the invalid
+    backends' share, backend filters), the path, host and request headers left out."""
     rule = candidate.rule
-    filters = rule.filters + (_backend_filters(
-        [b for b in rule.backends if b.backend is not None]) or ())
+    if not rule.filters and all(b.backend is not None and not b.filters
+                                for b in rule.backends):  # the common case, directly
+        backends = tuple(b.backend for b in rule.backends if b.backend is not None)
+        if not backends or sum(b.weight for b in backends) == 0:
+            return _Action(view_notes, fixed=Outcome(status=500, rule=rule.label,
+                                                     notes=view_notes + rule.notes))
+        return _Action(view_notes, template=Outcome(
+            status=200, rule=rule.label, backends=backends, timeout=rule.timeout,
+            retry=rule.retry, notes=view_notes + rule.notes))
+    valid = [b for b in rule.backends if b.backend is not None]
+    backend_filters = _backend_filters(valid)
+    filters = rule.filters + (backend_filters or ())
     if any(isinstance(f, _RedirectFilter) for f in filters):
         return _Action(view_notes)
-    template = _forward(probe, candidate, view_notes)
-    if template.status != 200:  # no valid backend: a 500 whatever the request
-        return _Action(view_notes, fixed=template)
+    parts = _Fixed([*view_notes, *rule.notes])
+    for filt in rule.filters:
+        filt.fixed(parts)
+    _note_invalid_share(parts.notes, rule.backends)
+    if not valid or sum(b.weight for b in valid) == 0:  # a 500 whatever the request
+        return _Action(view_notes, fixed=Outcome(status=500, rule=rule.label,
+                                                 notes=tuple(parts.notes)))
+    if backend_filters is None:
+        parts.notes.append(_BACKEND_FILTERS_DIFFER)
+    else:
+        for filt in backend_filters:
+            filt.fixed(parts)
+    template = Outcome(
+        status=200, rule=rule.label,
+        backends=tuple(b.backend for b in valid if b.backend is not None),
+        response_headers=tuple(sorted(parts.response.items())), timeout=rule.timeout,
+        retry=rule.retry, mirrors=tuple(sorted(parts.mirrors)), notes=tuple(parts.notes))
     host: str | None = None
     for filt in filters:
         rewritten = filt.hostname if isinstance(filt, _RewriteFilter) else \
@@ -1206,12 +1362,10 @@ class _Step:
     __slots__ = ("action", "candidate", "needs_headers", "simple")
 
     def __init__(self, candidate: _Candidate, action: _Action) -> None:
-        m = candidate.match
         self.candidate = candidate
         self.action = action
-        self.simple = m.method is None and not m.headers and not m.queries  # path only
-        # it tests a header other than host (which every request has)
-        self.needs_headers = any(name != "host" for name, _ in m.headers)
+        self.simple = candidate.match.simple  # path only
+        self.needs_headers = candidate.match.needs_headers
 
     def passes(self, request: Request) -> bool:
         """The method, header and query conditions (see :meth:`_Match.test`); an absent
@@ -1331,7 +1485,6 @@ def _compile(service: ServiceKey, view: _View | None) -> _Plan:
         return _NoRoutes()
     if view.kind in _L4_KINDS:
         return _L4Plan(view)
-    probe = Request(service)
     exact: dict[str, list[int]] = defaultdict(list)
     prefixes: dict[str, list[int]] = defaultdict(list)
     always: list[int] = []
@@ -1351,7 +1504,7 @@ def _compile(service: ServiceKey, view: _View | None) -> _Plan:
     actions: dict[int, _Action] = {}  # by id() of the rule
     for c in view.candidates:
         if id(c.rule) not in actions:
-            actions[id(c.rule)] = _action(c, view.notes, probe)
+            actions[id(c.rule)] = _action(c, view.notes)
     steps = tuple(_Step(c, actions[id(c.rule)]) for c in view.candidates)
     return _HttpPlan(
         steps, {value: tuple(found) for value, found in exact.items()}, tuple(always),
