@@ -25,14 +25,12 @@ differences.
 
 from __future__ import annotations
 
-import re
-from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache, partial
 from typing import Any
 
-from meshmigrate.model import Match, PathKind, PathMatch, RouteTable, Rule
+from meshmigrate.model import Anchor, Match, PathKind, PathMatch, RouteTable, Rule
 from meshmigrate.semantics.atoms import Atoms, PathAtom
 from meshmigrate.semantics.outcome import Outcome, Request, ServiceKey
 from meshmigrate.semantics.source import (
@@ -44,7 +42,7 @@ from meshmigrate.semantics.source import (
     service_atoms,
     string_matches,
 )
-from meshmigrate.semantics.witness import path_samples, witnesses
+from meshmigrate.semantics.witness import path_sample_masks, witnesses
 
 __all__ = ["PathReaders", "evaluated", "path_classes", "source_match_atoms",
            "source_path_conditions", "variants"]
@@ -58,50 +56,20 @@ Evaluate = Callable[[Request], tuple[Outcome, Outcome]]
 
 # --- path classes --------------------------------------------------------------------------
 
-def _predicate(atom: PathAtom) -> Callable[[str], bool]:
-    """The atom's condition as a compiled full-match test (an invalid regex matches
-    nothing, as :meth:`PathAtom.matches` says)."""
-    try:
-        compiled = re.compile(atom.regex(), re.IGNORECASE if atom.ignore_case else 0)
-    except re.error:
-        return lambda _path: False
-    return lambda path: compiled.fullmatch(path) is not None
-
-
-def _span(samples: Sequence[str], start: str) -> int:
-    """Bitmask of the (sorted) samples that start with ``start``: one contiguous run."""
-    low = high = bisect_left(samples, start)
-    while high < len(samples) and samples[high].startswith(start):
-        high += 1
-    return (1 << high) - (1 << low)
-
-
-def _mask(atom: PathAtom, samples: Sequence[str], index: Mapping[str, int]) -> int:
-    """Bitmask of the samples the atom accepts. Case-sensitive literal kinds by lookup in
-    the sorted samples (what :meth:`PathAtom.regex` means on a path, which holds no line
-    break), every other kind by testing each sample."""
-    if atom.ignore_case or atom.kind == "regex":
-        return _tested(_predicate(atom), samples)
-    value = atom.value
-    exact = 1 << index[value] if value in index else 0
-    if atom.kind == "exact":
-        return exact
-    if atom.kind == "prefix":
-        return _span(samples, value)
-    stem = value.rstrip("/")
-    if not stem:
-        return (1 << len(samples)) - 1
-    return (1 << index[stem] if stem in index else 0) | _span(samples, stem + "/")
-
-
 def _tested(test: Callable[[str], bool], samples: Sequence[str]) -> int:
     return sum(1 << i for i, sample in enumerate(samples) if test(sample))
 
 
-def _source_mask(condition: PathMatch, samples: Sequence[str]) -> int | None:
+def _source_mask(condition: PathMatch, samples: Sequence[str],
+                 found: Mapping[PathAtom, int]) -> int | None:
     """The source evaluator's own reading of a condition, where it can differ from the
-    atom's (case folding, regex dialect); None where it cannot."""
+    atom's (case folding, regex dialect); None where it cannot. A full-match regex without
+    ``\\z`` compiles as its atom does (:func:`~meshmigrate.semantics.source.compile_regex`),
+    so its atom's mask (``found``) is its reading too."""
     if not condition.ignore_case and condition.kind is not PathKind.REGEX:
+        return None
+    if (condition.kind is PathKind.REGEX and condition.anchor is Anchor.FULL
+            and r"\z" not in condition.value and path_atom(condition) in found):
         return None
     return _tested(partial(path_matches, condition), samples)
 
@@ -117,25 +85,35 @@ def path_classes(paths: frozenset[PathAtom], grpc: bool,
 def _classes(paths: frozenset[PathAtom], grpc: bool, source: frozenset[PathMatch]
              ) -> tuple[tuple[frozenset[PathAtom], tuple[str, ...]], ...]:
     """Path classes with the set of conditions true on each, by partition refinement over
-    one bitmask per condition.
+    one bitmask per condition (the witness generator's, :func:`path_sample_masks`: it
+    tested every sample against every condition while choosing them).
 
     The source's path conditions are also tested as the source evaluator tests them
     (:func:`~meshmigrate.semantics.source.path_matches`) where that can differ from their
     atoms (Unicode case folding: ``(?i)s`` matches ``ſ``, ``"ſ".lower()`` is not ``s``), so
-    paths the two readings tell apart fall in different classes."""
-    samples = sorted(path_samples(Atoms(paths=paths, grpc=grpc)))
-    index = {sample: i for i, sample in enumerate(samples)}
-    masks = [(atom, _mask(atom, samples, index)) for atom in sorted(paths)]
-    for condition in sorted(source, key=repr):
-        found = _source_mask(condition, samples)
-        masks += [(path_atom(condition), found)] if found is not None else []
+    paths the two readings tell apart fall in different classes. (Neither the order of the
+    masks nor of the conditions changes the classes or their sets of conditions.)"""
+    samples, found = path_sample_masks(Atoms(paths=paths, grpc=grpc))
+    masks = list(found.items())
+    for condition in source:
+        own = _source_mask(condition, samples, found)
+        masks += [(path_atom(condition), own)] if own is not None else []
     groups = [(1 << len(samples)) - 1] if samples else []
     for _, mask in masks:
         groups = [part for group in groups for part in (group & mask, group & ~mask) if part]
     groups.sort(key=lambda group: group & -group)  # by first sample
     return tuple((frozenset(atom for atom, mask in masks if mask & group & -group),
-                  tuple(samples[i] for i in range(len(samples)) if group >> i & 1))
-                 for group in groups)
+                  _members(samples, group)) for group in groups)
+
+
+def _members(samples: Sequence[str], group: int) -> tuple[str, ...]:
+    """The samples whose bits are set in ``group``, in order."""
+    out: list[str] = []
+    while group:
+        low = group & -group
+        out.append(samples[low.bit_length() - 1])
+        group ^= low
+    return tuple(out)
 
 
 @lru_cache(maxsize=_CACHE)

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 
-from meshmigrate.model import RoutingModel
+from meshmigrate.model import Anchor, PathKind, PathMatch, RoutingModel
 from meshmigrate.pipeline import ConvertOptions, convert_documents
 from meshmigrate.semantics.atoms import PathAtom
 from meshmigrate.sources import parse_stream
@@ -169,23 +169,6 @@ def test_target_path_readers_use_the_evaluator_labels() -> None:
     assert {rewrote.rule, moved.rule} == readers and plain.rule not in readers
 
 
-@pytest.mark.parametrize("atom", [
-    PathAtom("exact", "/a"), PathAtom("prefix", "/a"), PathAtom("prefix", "/"),
-    PathAtom("segment_prefix", "/a"), PathAtom("segment_prefix", "/a/"),
-    PathAtom("segment_prefix", "/"), PathAtom("exact", "/A", ignore_case=True),
-    PathAtom("regex", "/a/[0-9]+"), PathAtom("regex", "/a", anchored="start"),
-    PathAtom("regex", "(unclosed")])
-def test_fast_masks_agree_with_the_atom(atom: PathAtom) -> None:
-    from meshmigrate.verify_cells import _mask
-
-    samples = sorted(["/", "/a", "/a/", "/ab", "/a/1", "/A", "/b", "/a/b/c", "//a", "/a1",
-                      "/a0", "/a\u017f", "/a/\U0010ffff", "/a\U0010ffffb"])
-    index = {sample: i for i, sample in enumerate(samples)}
-    mask = _mask(atom, samples, index)
-    for i, path in enumerate(samples):
-        assert bool(mask >> i & 1) == atom.matches(path), path
-
-
 def test_variants_read_alike_are_evaluated_once() -> None:
     from meshmigrate.model import Match as SourceMatch
     from meshmigrate.model import StringMatch, StrKind
@@ -205,3 +188,37 @@ def test_variants_read_alike_are_evaluated_once() -> None:
     both = _distinct(atoms, frozenset({loose}))
     assert len(both) == len(kept) + 1
     assert {r.header("x-canary") for r in both} >= {"true", "TRUE"}
+
+
+SOURCE_PATHS = [
+    PathMatch(PathKind.PREFIX, "/S", ignore_case=True), PathMatch(PathKind.REGEX, r"/a\z"),
+    PathMatch(PathKind.REGEX, "/a/[0-9]+"), PathMatch(PathKind.REGEX, "/b", anchor=Anchor.START),
+    PathMatch(PathKind.REGEX, "(?i)/s/.*"), PathMatch(PathKind.SEGMENT_PREFIX, "/a"),
+    PathMatch(PathKind.EXACT, "/A/", ignore_case=True), PathMatch(PathKind.REGEX, "/b$")]
+
+
+@pytest.mark.parametrize("extra", [frozenset(), frozenset({PathAtom("prefix", "/a"),
+                                                           PathAtom("regex", "/s.*")})])
+def test_classes_are_the_samples_grouped_by_every_reading(extra: frozenset[PathAtom]) -> None:
+    """Every sample read by every atom and by the source evaluator's own reading of its
+    conditions (where it can differ); classes are the groups of equal readings, in the
+    order of their first sample (regexes with ``\\z`` and start anchors read differently)."""
+    from functools import partial
+
+    from meshmigrate.semantics.atoms import Atoms
+    from meshmigrate.semantics.source import path_atom, path_matches
+    from meshmigrate.semantics.witness import path_samples
+    from meshmigrate.verify_cells import _classes
+
+    for k in range(1, len(SOURCE_PATHS) + 1):
+        source = frozenset(SOURCE_PATHS[:k])
+        paths = frozenset(map(path_atom, source)) | extra
+        readers = [(atom, atom.matches) for atom in paths] + [
+            (path_atom(c), partial(path_matches, c)) for c in source
+            if c.ignore_case or c.kind is PathKind.REGEX]
+        found: dict[tuple[bool, ...], list[str]] = {}
+        for path in path_samples(Atoms(paths=paths)):
+            found.setdefault(tuple(test(path) for _, test in readers), []).append(path)
+        expected = tuple((frozenset(atom for (atom, _), true in zip(readers, key, strict=True)
+                                    if true), tuple(group)) for key, group in found.items())
+        assert _classes(paths, False, source) == expected

@@ -7,12 +7,14 @@ from typing import Any
 
 import pytest
 
+from meshmigrate.semantics import witness
 from meshmigrate.semantics.atoms import Atoms, HeaderAtom, PathAtom, QueryAtom
 from meshmigrate.semantics.gateway import GatewayEvaluator
 from meshmigrate.semantics.outcome import Request, ServiceKey
 from meshmigrate.semantics.witness import (
     NOMATCH_PATH,
     disagreeing,
+    path_sample_masks,
     path_samples,
     value_samples,
     witnesses,
@@ -253,3 +255,85 @@ def test_a_regex_accepting_every_path_adds_no_near_misses(catch_all: str) -> Non
     assert set(alone) <= set(both) and len(both) <= len(alone) + 2
     narrower = path_samples(Atoms(paths=frozenset({*literals, PathAtom("regex", "/.+")})))
     assert len(narrower) > len(both)  # "/" is outside "/.+": its boundary is probed
+
+
+# --------------------------------------------------------------------------- masks
+
+MASK_ATOMS = [
+    PathAtom("exact", "/a"), PathAtom("prefix", "/a"), PathAtom("prefix", "/"),
+    PathAtom("prefix", ""), PathAtom("segment_prefix", "/a"), PathAtom("segment_prefix", "/a/"),
+    PathAtom("segment_prefix", "/"), PathAtom("exact", "/A", ignore_case=True),
+    PathAtom("regex", "/a/[0-9]+"), PathAtom("regex", "/a", anchored="start"),
+    PathAtom("regex", "(unclosed"), PathAtom("regex", "/a[^/].*"), PathAtom("regex", "/a(/.*)?"),
+    PathAtom("regex", "/a"), PathAtom("prefix", "/a\U0010ffff"),
+    PathAtom("segment_prefix", "/a\U0010ffff"), PathAtom("regex", "/a\U0010ffff[^/].*"),
+    PathAtom("prefix", "/A", ignore_case=True), PathAtom("regex", "(?i)/a.*")]
+MASK_SAMPLES = ["/", "/a", "/a/", "/ab", "/a/1", "/A", "/b", "/a/b/c", "//a", "/a1", "/a0",
+                "/a\u017f", "/a/\U0010ffff", "/a\U0010ffffb", "/a\U0010ffff", "/a\U0010ffff/",
+                "/a\U0010ffff/x", "/aa", "/a.", "/a/\u212a"]
+
+
+@pytest.mark.parametrize("atom", MASK_ATOMS)
+def test_cover_masks_agree_with_the_atom(atom: PathAtom) -> None:
+    """Literal conditions are tested by bisection (a batch) or string comparison (one
+    sample), never by the regex engine: both agree with :meth:`PathAtom.matches`."""
+    cond = witness._Cond(atom.regex(), atom.ignore_case)
+    batch, single = (witness._Cover([cond], witness._PATH_DOMAIN) for _ in range(2))
+    batch.add_all(reversed(MASK_SAMPLES))
+    for sample in MASK_SAMPLES:
+        single.add(sample)
+    for cover in (batch, single):
+        samples, (mask,) = cover.sorted_masks()
+        assert list(samples) == sorted(MASK_SAMPLES)
+        for i, path in enumerate(samples):
+            assert bool(mask >> i & 1) == atom.matches(path), path
+
+
+@pytest.mark.parametrize("size", [2, 3, 5])
+def test_sample_masks_are_the_samples_and_what_each_atom_accepts(size: int) -> None:
+    for start in range(0, len(MASK_ATOMS), size):
+        atoms = Atoms(paths=frozenset(MASK_ATOMS[start:start + size]), grpc=start % 2 == 1)
+        samples, masks = path_sample_masks(atoms)
+        assert list(samples) == path_samples(atoms) == sorted(set(samples))
+        assert set(masks) == atoms.paths
+        for atom, mask in masks.items():
+            assert mask == sum(1 << i for i, p in enumerate(samples) if atom.matches(p)), atom
+
+
+def _every_pair(cover: Any) -> None:
+    """:meth:`_Cover.ensure_pairs` without its shortcuts: every unmet region asked for."""
+    conds, masks, domain = cover.conds, cover.masks, cover.domain
+    for i in range(len(conds)):
+        for j in range(i + 1, len(conds)):
+            a, b = conds[i], conds[j]
+            if not masks[i] & ~masks[j]:
+                cover.add(witness._region(a, b, "diff", domain))
+            if not masks[j] & ~masks[i]:
+                cover.add(witness._region(b, a, "diff", domain))
+            if not masks[i] & masks[j]:
+                cover.add(witness._region(a, b, "both", domain))
+
+
+PAIR_ATOMS = [*MASK_ATOMS[:14], PathAtom("exact", "/b"), PathAtom("exact", "/a/1"),
+              PathAtom("segment_prefix", "/b"), PathAtom("regex", "/b[^/].*"),
+              PathAtom("prefix", "/b"), PathAtom("regex", "/.*"), PathAtom("exact", "/a b"),
+              PathAtom("regex", "/[a-z]+/[0-9]+"), PathAtom("regex", "(?i)/B(/.*)?")]
+
+
+def test_pair_shortcuts_change_no_sample(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The regions ensure_pairs settles by string reasoning would add nothing."""
+    sets = [frozenset(PAIR_ATOMS[i::k]) for k in (1, 2, 3, 5) for i in range(k)]
+    fast = [path_samples(Atoms(paths=paths)) for paths in sets]
+    values = [value_samples(list(HEADER_SETS)[:k]) for k in range(1, len(HEADER_SETS) + 1)]
+    witness.path_sample_masks.cache_clear()
+    monkeypatch.setattr(witness._Cover, "ensure_pairs", _every_pair)
+    assert fast == [path_samples(Atoms(paths=paths)) for paths in sets]
+    assert values == [value_samples(list(HEADER_SETS)[:k])
+                      for k in range(1, len(HEADER_SETS) + 1)]
+    witness.path_sample_masks.cache_clear()
+
+
+HEADER_SETS = [HeaderAtom("x", "exact", "a"), HeaderAtom("x", "prefix", "a"),
+               HeaderAtom("x", "exact", "ab"), HeaderAtom("x", "suffix", "b"),
+               HeaderAtom("x", "regex", "a[0-9]"), HeaderAtom("x", "present"),
+               HeaderAtom("x", "exact", "b")]

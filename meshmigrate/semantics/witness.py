@@ -30,10 +30,13 @@ parse (lookbehind, ``\\b``, RE2-only classes) fall back to the textual variants.
 from __future__ import annotations
 
 import re
+import sys
+from bisect import bisect_left, bisect_right
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import lru_cache
-from itertools import combinations, compress
+from itertools import compress
+from operator import attrgetter, itemgetter, methodcaller
 from typing import Any, NamedTuple
 
 import interegular
@@ -42,7 +45,8 @@ from interegular.fsm import anything_else
 from meshmigrate.semantics.atoms import Atoms, HeaderAtom, PathAtom, QueryAtom, split_global_flags
 from meshmigrate.semantics.outcome import Request, ServiceKey
 
-__all__ = ["NOMATCH_PATH", "disagreeing", "path_samples", "value_samples", "witnesses"]
+__all__ = ["NOMATCH_PATH", "disagreeing", "path_sample_masks", "path_samples", "value_samples",
+           "witnesses"]
 
 # Paths start with "/" and hold no query, fragment or whitespace.
 _PATH_DOMAIN = r"/[^?#\s]*"
@@ -455,27 +459,61 @@ def _prefix_related(x: str, y: str) -> bool:
     return x.startswith(y) or y.startswith(x)
 
 
+class _Facts(NamedTuple):
+    """What string reasoning knows of one condition (:func:`_facts`)."""
+
+    head: str  # literal text every accepted string starts with (:func:`_head`)
+    folded: str | None  # the head lower-cased, when it is ASCII (None: unknown folding)
+    ignore_case: bool
+    exact: bool  # case-sensitive and accepts one string only (:func:`_exact`)
+    within: str | None  # a case-sensitive string or segment prefix: what its strings start with
+    segment: tuple[str, bool] | None  # (text, whether "/" may follow) of a case-sensitive
+    # segment prefix ``text(?:/.*)?`` (True) or prefix-but-not-segment ``text[^/].*`` (False)
+
+
+@lru_cache(maxsize=16384)
+def _facts(cond: _Cond) -> _Facts:
+    head = _head(cond.regex)
+    literal = None if cond.ignore_case else _literal(cond.regex)
+    within = segment = None
+    if literal is not None and literal[1] in ("any", "segment") and "\n" not in literal[0]:
+        within = literal[0] if literal[1] == "any" else literal[0] + "/"
+    if literal is not None and literal[1] in ("segment", "noslash"):
+        segment = literal[0], literal[1] == "segment"
+    return _Facts(head, head.lower() if head.isascii() else None, cond.ignore_case,
+                  literal is not None and not literal[1], within, segment)
+
+
 def _compatible(a: _Cond, b: _Cond) -> bool:
-    """False only when no string can satisfy both (their literal heads diverge)."""
-    head_a, head_b = _head(a.regex), _head(b.regex)
+    """False only when no string can satisfy both: their literal heads diverge, or one is
+    the segment prefix ``t(?:/.*)?`` and the other ``t[^/].*`` (the converter's regex for a
+    string prefix that is not a segment prefix) with the same ``t``."""
+    return _heads_related(_facts(a), _facts(b))
+
+
+def _heads_related(a: _Facts, b: _Facts) -> bool:
+    """:func:`_compatible` on the facts of two conditions."""
     if a.ignore_case or b.ignore_case:
-        if not (head_a.isascii() and head_b.isascii()):
+        if a.folded is None or b.folded is None:
             return True
-        head_a, head_b = head_a.lower(), head_b.lower()
-    return _prefix_related(head_a, head_b)
+        return _prefix_related(a.folded, b.folded)
+    if a.segment is not None and b.segment is not None and a.segment[0] == b.segment[0]:
+        return a.segment[1] == b.segment[1]
+    return _prefix_related(a.head, b.head)
 
 
 def _inside(a: _Cond, b: _Cond, domain: str) -> bool:
     """True only when every string of A in the domain satisfies B: B is a case-sensitive
     string prefix (``.*``) or segment prefix (``(?:/.*)?``) that the head of A (or of the
     domain) already extends. (``.`` stops at a newline; the domains have none.)"""
-    literal = _literal(b.regex)
-    if literal is None or literal[1] not in ("any", "segment") or a.ignore_case or b.ignore_case:
-        return False
-    text, tail = literal
-    needed = text if tail == "any" else text + "/"
-    head_a, head_d = _head(a.regex), _head(domain)
-    return "\n" not in text and (head_a.startswith(needed) or head_d.startswith(needed))
+    return _nested(_facts(a), _facts(b), _head(domain))
+
+
+def _nested(a: _Facts, b: _Facts, domain_head: str) -> bool:
+    """:func:`_inside` on the facts of two conditions and the head of the domain."""
+    needed = b.within
+    return needed is not None and not a.ignore_case and (
+        a.head.startswith(needed) or domain_head.startswith(needed))
 
 
 def _exact(cond: _Cond) -> str | None:
@@ -539,15 +577,75 @@ def _automaton_region(a: _Cond, b: _Cond | None, mode: str, domain: str) -> str 
 # --------------------------------------------------------------------------- covering
 
 
+@lru_cache(maxsize=8192)
+def _sample_test(regex: str, ignore_case: bool) -> Callable[[str], object]:
+    """A test equivalent to the full-match condition on strings without a line break (the
+    domains hold none: ``.`` matches every other character): the escaped-literal shapes of
+    :data:`_TAILS` by string comparison, which is several times cheaper than the regex
+    engine on the hundreds of samples a Service port tests; any other condition by its
+    compiled regex. Truthy when the condition holds."""
+    literal = None if ignore_case else _literal(regex)
+    if literal is None:
+        return _fullmatch(regex, ignore_case)
+    text, tail = literal
+    return _literal_test(text, tail)
+
+
+
+def _literal_test(text: str, tail: str) -> Callable[[str], object]:
+    """The case-sensitive test of ``text`` followed by ``tail`` (see :data:`_TAILS`) on a
+    string without a line break."""
+    if not tail:
+        return text.__eq__
+    if tail == "any":
+        return methodcaller("startswith", text)
+    size = len(text)
+    if tail == "noslash":
+        return lambda sample: sample[size:size + 1] not in ("", "/") and sample.startswith(text)
+    below = text + "/"
+    return lambda sample: sample == text or sample.startswith(below)
+
+
+def _run(samples: Sequence[str], text: str) -> int:
+    """Bitmask of the (sorted) samples that start with ``text``: one contiguous run."""
+    low = bisect_left(samples, text)
+    if not text:
+        return (1 << len(samples)) - 1
+    if ord(text[-1]) < sys.maxunicode:  # the first string past the run
+        high = bisect_left(samples, text[:-1] + chr(ord(text[-1]) + 1), low)
+    else:
+        high = low
+        while high < len(samples) and samples[high].startswith(text):
+            high += 1
+    return (1 << high) - (1 << low)
+
+
+def _literal_mask(text: str, tail: str, samples: Sequence[str]) -> int:
+    """Bitmask of the (sorted) samples, none with a line break, that ``text`` followed by
+    ``tail`` accepts (see :data:`_TAILS`; case-sensitive)."""
+    if tail == "any":
+        return _run(samples, text)
+    at = bisect_left(samples, text)
+    exact = 1 << at if at < len(samples) and samples[at] == text else 0
+    if not tail:
+        return exact
+    below = _run(samples, text + "/")
+    if tail == "segment":
+        return exact | below
+    return _run(samples, text) & ~exact & ~below  # noslash: one more character, not "/"
+
+
 class _Cover:
-    """Samples plus, per condition, a bitmask of the samples it accepts."""
+    """Samples plus, per condition, a bitmask of the samples it accepts (bit ``i``: the
+    ``i``-th sample added)."""
 
     def __init__(self, conds: Sequence[_Cond], domain: str) -> None:
         self.conds = conds
         self.domain = domain
         self.samples: dict[str, None] = {}
         self.masks = [0] * len(conds)
-        self.tests = [_fullmatch(cond.regex, cond.ignore_case) for cond in conds]
+        self.tests = [_sample_test(cond.regex, cond.ignore_case) for cond in conds]
+        self.literals = [None if cond.ignore_case else _literal(cond.regex) for cond in conds]
         self.in_domain = _fullmatch(domain, False)
 
     def add(self, sample: str | None) -> None:
@@ -557,19 +655,27 @@ class _Cover:
         self.samples[sample] = None
         masks = self.masks
         for i, test in enumerate(self.tests):
-            if test(sample) is not None:
+            if test(sample):
                 masks[i] |= bit
 
     def add_all(self, samples: Iterable[str]) -> None:
-        """:meth:`add` each sample, in order (one pass per condition, in C)."""
-        fresh = [s for s in dict.fromkeys(filter(self.in_domain, samples))
-                 if s not in self.samples]
-        base = len(self.samples)
-        self.samples.update(dict.fromkeys(fresh))
-        bits = {sample: 1 << (base + i) for i, sample in enumerate(fresh)}
-        for i, test in enumerate(self.tests):
-            for sample in filter(test, fresh):
-                self.masks[i] |= bits[sample]
+        """:meth:`add` each new sample in the domain (in sorted order: bits are positions,
+        nothing reads their order). A literal condition's mask is found by bisection
+        (:func:`_literal_mask`), any other condition's by one pass in C."""
+        known = self.samples
+        fresh = sorted(filter(self.in_domain, {*samples}.difference(known)))
+        if not fresh:
+            return
+        base = len(known)
+        known.update(dict.fromkeys(fresh))
+        bits: dict[str, int] = {}
+        masks = self.masks
+        for i, (literal, test) in enumerate(zip(self.literals, self.tests, strict=True)):
+            if literal is not None:
+                masks[i] |= _literal_mask(*literal, fresh) << base
+                continue
+            bits = bits or {sample: 1 << (base + k) for k, sample in enumerate(fresh)}
+            masks[i] |= sum(map(bits.__getitem__, filter(test, fresh)))
 
     def full(self) -> int:
         return (1 << len(self.samples)) - 1
@@ -583,15 +689,50 @@ class _Cover:
                 self.add(_region(cond, None, "diff", self.domain))
 
     def ensure_pairs(self) -> None:
-        """Every pair gets a sample in each non-empty region (A∖B, B∖A, A∩B)."""
-        for i, j in combinations(range(len(self.conds)), 2):
-            a, b = self.conds[i], self.conds[j]
-            if not self.masks[i] & ~self.masks[j]:
-                self.add(_region(a, b, "diff", self.domain))
-            if not self.masks[j] & ~self.masks[i]:
-                self.add(_region(b, a, "diff", self.domain))
-            if not self.masks[i] & self.masks[j]:
-                self.add(_region(a, b, "both", self.domain))
+        """Every pair gets a sample in each non-empty region (A∖B, B∖A, A∩B), pairs in
+        order, each region asked for only while no sample is in it yet.
+
+        Most regions asked for are empty (disjoint or nested conditions) or hold one string
+        that is a sample already (an exact condition's): those are settled here by the same
+        string reasoning as :func:`_decided`, without a call that would give None or a
+        sample already there."""
+        masks, conds, domain = self.masks, self.conds, self.domain
+        facts, domain_head = [_facts(cond) for cond in conds], _head(domain)
+        # two exact conditions with a sample each (their one string) need nothing more
+        loose = [k for k, fact in enumerate(facts) if not (fact.exact and masks[k])]
+        for i, fi in enumerate(facts):
+            settled = fi.exact and masks[i]
+            for j in loose[bisect_right(loose, i):] if settled else range(i + 1, len(conds)):
+                fj = facts[j]
+                if not masks[i] & ~masks[j] and not self._settled(i, fi, fj, domain_head):
+                    self.add(_region(conds[i], conds[j], "diff", domain))
+                if not masks[j] & ~masks[i] and not self._settled(j, fj, fi, domain_head):
+                    self.add(_region(conds[j], conds[i], "diff", domain))
+                if not masks[i] & masks[j] and not self._apart(i, j, fi, fj):
+                    self.add(_region(conds[i], conds[j], "both", domain))
+
+    def _settled(self, i: int, fi: _Facts, other: _Facts, domain_head: str) -> bool:
+        """Whether A∖B (A the ``i``-th condition, with facts ``fi``; B with facts ``other``)
+        is known to be empty or to be A's one string, a sample already."""
+        return bool(fi.exact and self.masks[i]) or _nested(fi, other, domain_head)
+
+    def _apart(self, i: int, j: int, fi: _Facts, fj: _Facts) -> bool:
+        """Whether A∩B is known to be empty or to be an exact condition's one string, a
+        sample already."""
+        return bool((fi.exact and self.masks[i]) or (fj.exact and self.masks[j])) \
+            or not _heads_related(fi, fj)
+
+    def sorted_masks(self) -> tuple[tuple[str, ...], list[int]]:
+        """The samples sorted, and each condition's mask over them in that order."""
+        samples = list(self.samples)
+        size = len(samples)
+        if not size:
+            return (), list(self.masks)
+        order = sorted(range(size), key=samples.__getitem__)
+        pick = itemgetter(*order)  # one index: a single character, which join takes too
+        width = f"0{size}b"
+        return (tuple(samples[k] for k in order),
+                [int("".join(pick(format(mask, width)[::-1]))[::-1], 2) for mask in self.masks])
 
 
 def _covered(conds: Sequence[_Cond], seeds: Iterable[str], domain: str) -> _Cover:
@@ -645,7 +786,22 @@ def _accepts_every_path(atom: PathAtom) -> bool:
 
 def path_samples(atoms: Atoms) -> list[str]:
     """Paths that exercise every path condition and every pair of them (sorted)."""
-    ordered = sorted(atoms.paths)
+    return list(path_sample_masks(atoms)[0])
+
+
+#: Path atoms in their dataclass order (field by field), without the generated ``__lt__``.
+_ATOM_ORDER = attrgetter("kind", "value", "ignore_case", "anchored")
+
+
+@lru_cache(maxsize=1024)
+def path_sample_masks(atoms: Atoms) -> tuple[tuple[str, ...], Mapping[PathAtom, int]]:
+    """:func:`path_samples`, and for each path condition of ``atoms`` the bitmask of the
+    samples it accepts (bit ``i``: the ``i``-th sample), as :meth:`PathAtom.matches` says.
+
+    The covering samples were tested against every condition while they were chosen; only
+    the near misses around the regex conditions' samples are tested here. Cached (a
+    bounded number of condition sets); the mapping is shared, do not change it."""
+    ordered = sorted(atoms.paths, key=_ATOM_ORDER)
     conds = [_Cond(a.regex(), a.ignore_case) for a in ordered]
     seeds: list[str] = ["/", NOMATCH_PATH]
     for atom in ordered:
@@ -653,8 +809,17 @@ def path_samples(atoms: Atoms) -> list[str]:
             seeds += _path_variants(atom)
             seeds += _grpc_variants(atom.value) if atoms.grpc else []
     cover = _covered(conds, seeds, _PATH_DOMAIN)
-    covered = list(cover.samples)  # in the domain; their bit in cover.masks is their index
-    extra: set[str] = set()  # variants that are not covered samples (maybe not in the domain)
+    cover.add_all(sorted(_near_misses(ordered, conds, cover)))
+    samples, masks = cover.sorted_masks()
+    return samples, dict(zip(ordered, masks, strict=True))
+
+
+def _near_misses(ordered: Sequence[PathAtom], conds: Sequence[_Cond], cover: _Cover) -> set[str]:
+    """The variants (:func:`_regex_variants`) of every sample a regex condition accepts,
+    the condition's own variants included, that are not covering samples (some may lie
+    outside the domain)."""
+    covered = list(cover.samples)  # their bit in cover.masks is their index
+    extra: set[str] = set()
     for atom, cond, mask in zip(ordered, conds, cover.masks, strict=True):
         if atom.kind == "regex" and not _accepts_every_path(atom):
             # the variants of every sample it accepts, so far
@@ -662,7 +827,7 @@ def path_samples(atoms: Atoms) -> list[str]:
             hits += filter(_fullmatch(cond.regex, cond.ignore_case), extra)
             extra.update(v for s in hits for v in _regex_variants(s))
             extra.difference_update(covered)
-    return sorted([*covered, *filter(_fullmatch(_PATH_DOMAIN, False), extra)])
+    return extra
 
 
 # --------------------------------------------------------------------------- values
