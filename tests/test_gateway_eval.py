@@ -778,13 +778,14 @@ def test_cached_match_reads_like_the_match_as_written(raw: dict[str, Any],
                                                       rank: RegexRank) -> None:
     key = gateway._http_match_key(raw)
     assert key is not None
-    cached = gateway._cached_http_match(key, rank)
+    below = rank is RegexRank.BELOW_PREFIX
+    cached = gateway._cached_http_match(key, below)
     assert cached == gateway._http_match(raw, rank)
     assert (cached.order, cached.simple, cached.needs_headers) == (
         tuple(-r for r in cached.rank), not (raw.get("method") or raw.get("headers")
                                              or raw.get("queryParams")),
         bool(raw.get("headers")))
-    assert gateway._cached_http_match(key, rank) is cached
+    assert gateway._cached_http_match(key, below) is cached
 
 
 @pytest.mark.parametrize("raw", [

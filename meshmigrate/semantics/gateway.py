@@ -141,6 +141,7 @@ class _Port:
 class _Service:
     ports: tuple[_Port, ...]
     parentable: bool  # ClusterIP Services only may be parents (GEP-1294)
+    numbers: frozenset[int] = frozenset()  # the port numbers
 
 
 @dataclass(frozen=True, slots=True)
@@ -506,7 +507,7 @@ def _service_entry(obj: Mapping[str, Any]) -> _Service:
         if "port" in p
     )
     parentable = spec.get("type") != "ExternalName" and spec.get("clusterIP") != "None"
-    return _Service(ports, parentable)
+    return _Service(ports, parentable, frozenset(p.number for p in ports))
 
 
 def _canonical(value: Any, what: str) -> str | None:
@@ -601,8 +602,8 @@ class _Parser:
 
     def matches(self, kind: str, raw: Sequence[Mapping[str, Any]]) -> tuple[_Match, ...]:
         if kind == "GRPCRoute":
-            return tuple(self.grpc_match(m) for m in raw)
-        return tuple(self.http_match(m) for m in raw)
+            return tuple([self.grpc_match(m) for m in raw])
+        return tuple([self.http_match(m) for m in raw])
 
     def http_match(self, raw: Mapping[str, Any]) -> _Match:
         """HTTPRouteMatch with CRD defaults: path PathPrefix ``/``, header/query type Exact.
@@ -611,7 +612,7 @@ class _Parser:
         key = _http_match_key(raw)
         if key is None:
             return _http_match(raw, self.regex_rank)
-        return _cached_http_match(key, self.regex_rank)
+        return _cached_http_match(key, self.regex_rank is RegexRank.BELOW_PREFIX)
 
     def grpc_match(self, raw: Mapping[str, Any]) -> _Match:
         """GRPCRouteMatch: the method match becomes a path condition on ``/service/method``
@@ -701,7 +702,7 @@ class _Parser:
         service = self.services.get((ns, name))
         if service is None:
             return f"backend Service {ns}/{name} not found" if self.strict else None
-        if service.ports and port not in {p.number for p in service.ports}:
+        if service.ports and port not in service.numbers:
             return f"backend Service {ns}/{name} has no port {port}"
         return None
 
@@ -790,15 +791,17 @@ def _values_key(raw: Any) -> _ValuesKey | None:
 
 
 @lru_cache(maxsize=16384)
-def _cached_http_match(key: _MatchKey, regex_rank: RegexRank) -> _Match:
+def _cached_http_match(key: _MatchKey, regex_below_prefix: bool) -> _Match:
     """:func:`_http_match` of the match :func:`_http_match_key` read (an invalid one raises
-    each time: exceptions are not cached)."""
+    each time: exceptions are not cached). The regex rank is a bool here: an enum member
+    hashes in Python."""
     kind, value, headers, queries, method = key
     return _http_match({
         "path": {"type": kind, "value": value},
         "headers": [{"name": n, "type": t, "value": v} for n, t, v in headers],
         "queryParams": [{"name": n, "type": t, "value": v} for n, t, v in queries],
-        "method": method}, regex_rank)
+        "method": method},
+        RegexRank.BELOW_PREFIX if regex_below_prefix else RegexRank.AS_PREFIX)
 
 
 def _path_atom(cond: _Cond) -> PathAtom:
@@ -1273,19 +1276,23 @@ class _L4Plan:
         return _forward_l4(request, self.view)
 
 
-@dataclass(frozen=True, slots=True)
 class _Action:
     """What one rule does with a request, worked out when the view is compiled: ``fixed``
     (the same Outcome for every request: a 500), a forward (``template`` holds every part
     but the path, host and request headers), or neither (a redirect: the generic
-    :func:`_forward`)."""
+    :func:`_forward`). (A plain class: one is made per rule of every compiled view.)"""
 
-    view_notes: tuple[str, ...]
-    fixed: Outcome | None = None
-    template: Outcome | None = None
-    paths: tuple[_PathModifier, ...] = ()  # URLRewrite path modifiers, in order
-    host: str | None = None  # the Host every request ends up with; None: the request's
-    edits: tuple[_HeaderFilter, ...] = ()  # RequestHeaderModifiers, in order
+    __slots__ = ("edits", "fixed", "host", "paths", "template", "view_notes")
+
+    def __init__(self, view_notes: tuple[str, ...], fixed: Outcome | None = None,
+                 template: Outcome | None = None, paths: tuple[_PathModifier, ...] = (),
+                 host: str | None = None, edits: tuple[_HeaderFilter, ...] = ()) -> None:
+        self.view_notes = view_notes
+        self.fixed = fixed
+        self.template = template
+        self.paths = paths  # URLRewrite path modifiers, in order
+        self.host = host  # the Host every request ends up with; None: the request's
+        self.edits = edits  # RequestHeaderModifiers, in order
 
     def outcome(self, request: Request, candidate: _Candidate) -> Outcome:
         """The outcome of ``request`` when ``candidate`` (a match of the rule) wins."""
@@ -1297,14 +1304,17 @@ class _Action:
         path = request.path
         for modifier in self.paths:
             path = modifier.rewrite(path, candidate.match)
-        headers = _header_items(request.headers)
+        headers, host = _header_items(request.headers)
         if self.edits:
             edited = dict(headers)
             for edit in self.edits:
                 edit.edit(edited)
             headers = tuple(sorted(edited.items()))
-        return forwarded(template, path, request.host if self.host is None else self.host,
-                         headers)
+        if self.host is not None:
+            host = self.host
+        elif host is None:  # see Request.host
+            host = request.service.name
+        return forwarded(template, path, host, headers)
 
 
 def _action(candidate: _Candidate, view_notes: tuple[str, ...]) -> _Action:
@@ -1405,17 +1415,26 @@ class _HttpPlan:
     not_found: Outcome
 
     def evaluate(self, request: Request, memo: _Memo) -> Outcome:
-        """The winner's outcome. A forward depends on the request only through its path
-        and headers (the Service is the plan's), so ``memo`` keeps those of the current
-        plan: witness requests often differ only in method or query."""
-        pos = self.winner(request, memo.paths)
-        if pos < 0:
+        """The winner's outcome (see :meth:`winner`, inline here). A forward depends on
+        the request only through its path and headers (the Service is the plan's), so
+        ``memo`` keeps those of the current plan: witness requests often differ only in
+        method or query."""
+        path = request.path
+        positions = memo.paths.get(path)
+        if positions is None:
+            positions = self._selected(path, memo.paths)
+        steps = self.steps
+        for pos in positions:
+            step = steps[pos]
+            if step.simple or step.passes(request):
+                break
+        else:
             return self.not_found
-        step = self.steps[pos]
         action = step.action
         if action.template is None:
             return action.outcome(request, step.candidate)
-        key = (pos, request.path, request.headers)
+        headers = request.headers
+        key = (pos, path, headers)
         outcomes = memo.outcomes
         found = outcomes.get(key)
         if found is None:
@@ -1424,15 +1443,20 @@ class _HttpPlan:
             found = outcomes[key] = action.outcome(request, step.candidate)
         return found
 
+    def _selected(self, path: str, paths: dict[str, tuple[int, ...]]) -> tuple[int, ...]:
+        """:meth:`selected`, remembered in ``paths``."""
+        if len(paths) >= _MEMO_SIZE:
+            paths.clear()
+        found = paths[path] = self.selected(path)
+        return found
+
     def winner(self, request: Request, paths: dict[str, tuple[int, ...]]) -> int:
         """The position of the first candidate (in precedence order) whose match the
         request satisfies; -1 for none. ``paths`` remembers :meth:`selected`."""
         path = request.path
         positions = paths.get(path)
         if positions is None:
-            if len(paths) >= _MEMO_SIZE:
-                paths.clear()
-            positions = paths[path] = self.selected(path)
+            positions = self._selected(path, paths)
         steps = self.steps
         for pos in positions:
             step = steps[pos]
@@ -1446,13 +1470,17 @@ class _HttpPlan:
         found = [*self.exact.get(path, ()), *self.always]
         for stem, slashed, positions in self.prefixes.get(_first_segment(path), ()):
             if path.startswith(slashed) or path == stem:
-                found.extend(positions)
-        # Full match: Envoy-based meshes use RE2 full match (see _Cond.test)
-        found.extend(pos for pos, head, pattern in self.regexes
-                     if path.startswith(head) and pattern.fullmatch(path) is not None)
+                found += positions
+        for pos, head, pattern in self.regexes:
+            # Full match: Envoy-based meshes use RE2 full match (see _Cond.test)
+            if path.startswith(head) and pattern.fullmatch(path) is not None:
+                found.append(pos)
         found.sort()
-        end = next((i for i, pos in enumerate(found) if self.steps[pos].simple), len(found))
-        return tuple(found[:end + 1])
+        steps = self.steps
+        for end, pos in enumerate(found):
+            if steps[pos].simple:
+                return tuple(found[:end + 1])
+        return tuple(found)
 
 
 def _first_segment(path: str) -> str:
@@ -1464,10 +1492,11 @@ def _first_segment(path: str) -> str:
 _REGEX_META = re.compile(r"[.^$*+?{}\[\]\\|()]")
 
 
+@lru_cache(maxsize=8192)
 def _literal_head(pattern: str) -> str:
     """Literal text every full match of ``pattern`` starts with (possibly ""): the leading
     plain characters, without the last one when a quantifier may drop it. Conservative:
-    nothing for a pattern with an alternation anywhere."""
+    nothing for a pattern with an alternation anywhere. (Cached: meshes repeat regexes.)"""
     if "|" in pattern:
         return ""
     meta = _REGEX_META.search(pattern)
@@ -1489,6 +1518,8 @@ def _compile(service: ServiceKey, view: _View | None) -> _Plan:
     prefixes: dict[str, list[int]] = defaultdict(list)
     always: list[int] = []
     regexes: list[tuple[int, str, re.Pattern[str]]] = []
+    steps: list[_Step] = []
+    actions: dict[int, _Action] = {}  # by id() of the rule
     for pos, candidate in enumerate(view.candidates):
         cond = candidate.match.path
         if cond.pattern is not None:
@@ -1498,30 +1529,34 @@ def _compile(service: ServiceKey, view: _View | None) -> _Plan:
             (prefixes[stem] if stem else always).append(pos)
         else:
             exact[cond.value].append(pos)
+        action = actions.get(id(candidate.rule))
+        if action is None:
+            action = actions[id(candidate.rule)] = _action(candidate, view.notes)
+        steps.append(_Step(candidate, action))
     by_segment: dict[str, list[tuple[str, str, tuple[int, ...]]]] = defaultdict(list)
     for stem, found in prefixes.items():
         by_segment[_first_segment(stem)].append((stem, stem + "/", tuple(found)))
-    actions: dict[int, _Action] = {}  # by id() of the rule
-    for c in view.candidates:
-        if id(c.rule) not in actions:
-            actions[id(c.rule)] = _action(c, view.notes)
-    steps = tuple(_Step(c, actions[id(c.rule)]) for c in view.candidates)
     return _HttpPlan(
-        steps, {value: tuple(found) for value, found in exact.items()}, tuple(always),
+        tuple(steps), {value: tuple(found) for value, found in exact.items()}, tuple(always),
         {segment: tuple(found) for segment, found in by_segment.items()},
         tuple(regexes), Outcome(status=404, notes=view.notes))
 
 
 @lru_cache(maxsize=1024)
-def _header_items(headers: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
-    """The request's headers as the backend sees them before filters, sorted (no ``host``);
-    cached: witness requests share a few header sets."""
+def _header_items(headers: tuple[tuple[str, str], ...]
+                  ) -> tuple[tuple[tuple[str, str], ...], str | None]:
+    """The request's headers as the backend sees them before filters, sorted (no ``host``),
+    and the ``host`` header the client sends (:attr:`Request.host` when not None); cached:
+    witness requests share a few header sets."""
     out: dict[str, str] = {}
+    host: str | None = None
     for name, value in headers:
+        if name == "host" and host is None:
+            host = value
         key = name.lower()
         if key != "host":
             out[key] = f"{out[key]},{value}" if key in out else value
-    return tuple(sorted(out.items()))
+    return tuple(sorted(out.items())), host
 
 
 @lru_cache(maxsize=1024)

@@ -47,6 +47,7 @@ from meshmigrate.model import (
     PathRewrite,
     Protocol,
     Redirect,
+    RetryPolicy,
     RewriteKind,
     RouteTable,
     RoutingModel,
@@ -438,18 +439,24 @@ def forward_template(rule: Rule, port: int, backends: tuple[Backend, ...], label
     retry = rule.retry  # converters make source defaults explicit; None = no retries
     template = Outcome(
         status=200, rule=label, backends=backends,
-        response_headers=apply_header_ops((), resp_ops),
+        response_headers=apply_header_ops((), resp_ops) if any(resp_ops) else (),
         timeout=ms_to_duration(rule.timeout_ms),
-        retry=None if retry is None else Retry(
-            retry.attempts, tuple(sorted(set(retry.codes))),
-            ms_to_duration(effective_per_try(retry.per_try_timeout_ms, rule.timeout_ms)),
-            ms_to_duration(retry.backoff_ms)),
+        retry=None if retry is None else _retry(retry, rule.timeout_ms),
         mirrors=tuple(Mirror(m.service.namespace, m.service.name,
                              m.port if m.port is not None else port, m.percent)
                       for m in rule.mirrors),
         notes=notes + op_notes,
     )
     return template, req_ops
+
+
+@functools.lru_cache(maxsize=1024)
+def _retry(retry: RetryPolicy, timeout_ms: int | None) -> Retry:
+    """The retries of a rule with this policy and request timeout (cached: rules share a
+    few policies, often the source's default)."""
+    return Retry(retry.attempts, tuple(sorted(set(retry.codes))),
+                 ms_to_duration(effective_per_try(retry.per_try_timeout_ms, timeout_ms)),
+                 ms_to_duration(retry.backoff_ms))
 
 
 def effective_per_try(per_try_ms: int | None, timeout_ms: int | None) -> int | None:
@@ -464,8 +471,11 @@ def _header_ops(rule: Rule) -> tuple[list[HeaderOps], list[HeaderOps], tuple[str
     """Rule-level header operations, then the destination's when they are the same for
     every destination (a per-backend difference cannot be shown in one outcome)."""
     req, resp = [rule.request_headers], [rule.response_headers]
-    dest_req = {d.request_headers for d in rule.destinations if d.weight > 0}
-    dest_resp = {d.response_headers for d in rule.destinations if d.weight > 0}
+    live = [d for d in rule.destinations if d.weight > 0]
+    if len(live) == 1:  # the usual case
+        return [*req, live[0].request_headers], [*resp, live[0].response_headers], ()
+    dest_req = {d.request_headers for d in live}
+    dest_resp = {d.response_headers for d in live}
     notes: tuple[str, ...] = ()
     if len(dest_req) == 1 and len(dest_resp) == 1:
         req.append(next(iter(dest_req)))
@@ -604,6 +614,7 @@ def format_location(scheme: str, host: str, port: int | None, path: str,
     return f"{scheme}://{authority}{path}{suffix}"
 
 
+@functools.lru_cache(maxsize=1024)
 def ms_to_duration(ms: int | None) -> str | None:
     """Milliseconds as a canonical Gateway API duration (GEP-2257), None for no value."""
     if ms is None:
