@@ -40,6 +40,7 @@ from meshmigrate.semantics.outcome import (
     Retry,
     ServiceKey,
     forwarded,
+    template_outcome,
 )
 from meshmigrate.semantics.source import (
     SourceEvaluator,
@@ -554,6 +555,19 @@ def test_fast_forwarded_outcome_is_the_dataclass_one() -> None:
                        retry=Retry(2), mirrors=(Mirror(NS, "m", 80, 5.0),), notes=("n",))
     fast = forwarded(template, "/p", "h", (("y", "2"),))
     slow = replace(template, path="/p", host="h", request_headers=(("y", "2"),))
+    assert fast == slow and repr(fast) == repr(slow) and hash(fast) == hash(slow)
+    with pytest.raises(FrozenInstanceError):
+        fast.path = "/q"  # type: ignore[misc]
+
+
+def test_fast_template_outcome_is_the_dataclass_one() -> None:
+    """outcome.template_outcome builds the same frozen Outcome as the dataclass, with no
+    path, host, request headers or redirect."""
+    args = (200, "r", (Backend(NS, "a", 80, 1),), (("x", "1"),), "1s", Retry(2),
+            (Mirror(NS, "m", 80, 5.0),), ("n",))
+    fast = template_outcome(*args)
+    slow = Outcome(status=200, rule="r", backends=args[2], response_headers=args[3],
+                   timeout="1s", retry=Retry(2), mirrors=args[6], notes=("n",))
     assert fast == slow and repr(fast) == repr(slow) and hash(fast) == hash(slow)
     with pytest.raises(FrozenInstanceError):
         fast.path = "/q"  # type: ignore[misc]

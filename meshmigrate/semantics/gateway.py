@@ -64,6 +64,7 @@ from meshmigrate.semantics.outcome import (
     Retry,
     ServiceKey,
     forwarded,
+    template_outcome,
 )
 
 __all__ = [
@@ -1326,11 +1327,11 @@ def _action(candidate: _Candidate, view_notes: tuple[str, ...]) -> _Action:
                                 for b in rule.backends):  # the common case, directly
         backends = tuple(b.backend for b in rule.backends if b.backend is not None)
         if not backends or sum(b.weight for b in backends) == 0:
-            return _Action(view_notes, fixed=Outcome(status=500, rule=rule.label,
-                                                     notes=view_notes + rule.notes))
-        return _Action(view_notes, template=Outcome(
-            status=200, rule=rule.label, backends=backends, timeout=rule.timeout,
-            retry=rule.retry, notes=view_notes + rule.notes))
+            return _Action(view_notes, fixed=template_outcome(
+                500, rule.label, (), (), None, None, (), view_notes + rule.notes))
+        return _Action(view_notes, template=template_outcome(
+            200, rule.label, backends, (), rule.timeout, rule.retry, (),
+            view_notes + rule.notes))
     valid = [b for b in rule.backends if b.backend is not None]
     backend_filters = _backend_filters(valid)
     filters = rule.filters + (backend_filters or ())
@@ -1348,11 +1349,10 @@ def _action(candidate: _Candidate, view_notes: tuple[str, ...]) -> _Action:
     else:
         for filt in backend_filters:
             filt.fixed(parts)
-    template = Outcome(
-        status=200, rule=rule.label,
-        backends=tuple(b.backend for b in valid if b.backend is not None),
-        response_headers=tuple(sorted(parts.response.items())), timeout=rule.timeout,
-        retry=rule.retry, mirrors=tuple(sorted(parts.mirrors)), notes=tuple(parts.notes))
+    template = template_outcome(
+        200, rule.label, tuple(b.backend for b in valid if b.backend is not None),
+        tuple(sorted(parts.response.items())), rule.timeout, rule.retry,
+        tuple(sorted(parts.mirrors)), tuple(parts.notes))
     host: str | None = None
     for filt in filters:
         rewritten = filt.hostname if isinstance(filt, _RewriteFilter) else \

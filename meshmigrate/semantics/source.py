@@ -68,6 +68,7 @@ from meshmigrate.semantics.outcome import (
     Retry,
     ServiceKey,
     forwarded,
+    template_outcome,
 )
 from meshmigrate.semantics.outcome import (
     Redirect as RedirectOutcome,
@@ -437,16 +438,14 @@ def forward_template(rule: Rule, port: int, backends: tuple[Backend, ...], label
     path, host and request headers left unset), and the request header operations."""
     req_ops, resp_ops, op_notes = _header_ops(rule)
     retry = rule.retry  # converters make source defaults explicit; None = no retries
-    template = Outcome(
-        status=200, rule=label, backends=backends,
-        response_headers=apply_header_ops((), resp_ops) if any(resp_ops) else (),
-        timeout=ms_to_duration(rule.timeout_ms),
-        retry=None if retry is None else _retry(retry, rule.timeout_ms),
-        mirrors=tuple(Mirror(m.service.namespace, m.service.name,
-                             m.port if m.port is not None else port, m.percent)
-                      for m in rule.mirrors),
-        notes=notes + op_notes,
-    )
+    template = template_outcome(
+        200, label, backends, apply_header_ops((), resp_ops) if any(resp_ops) else (),
+        ms_to_duration(rule.timeout_ms),
+        None if retry is None else _retry(retry, rule.timeout_ms),
+        tuple(Mirror(m.service.namespace, m.service.name,
+                     m.port if m.port is not None else port, m.percent)
+              for m in rule.mirrors) if rule.mirrors else (),
+        notes + op_notes)
     return template, req_ops
 
 
@@ -719,18 +718,23 @@ class _Memo:
         self.outcomes.clear()
 
 
-@dataclass(frozen=True, slots=True)
 class _Action:
     """What a rule does with a request, worked out when the view is compiled: ``fixed``
     (the same Outcome for every request: a direct response, a 500), a forward
     (``template`` holds every part but the path, host and request headers), or neither (a
-    redirect: :func:`apply_rule` itself)."""
+    redirect: :func:`apply_rule` itself). (A plain class: one is made per rule of every
+    compiled view.)"""
 
-    fixed: Outcome | None = None
-    template: Outcome | None = None
-    rewrite: bool = False  # the path is rewritten (see rewrite_path)
-    host: str | None = None  # the Host every request ends up with; None: the request's
-    ops: tuple[HeaderOps, ...] = ()  # request header operations, Host ones left out
+    __slots__ = ("fixed", "host", "ops", "rewrite", "template")
+
+    def __init__(self, fixed: Outcome | None = None, template: Outcome | None = None,
+                 rewrite: bool = False, host: str | None = None,
+                 ops: tuple[HeaderOps, ...] = ()) -> None:
+        self.fixed = fixed
+        self.template = template
+        self.rewrite = rewrite  # the path is rewritten (see rewrite_path)
+        self.host = host  # the Host every request ends up with; None: the request's
+        self.ops = ops  # request header operations, Host ones left out
 
     @staticmethod
     def compile(hit: _Hit, probe: Request, label: str) -> _Action:
@@ -771,11 +775,14 @@ class _Action:
         path = request.path
         if self.rewrite:
             path = rewrite_path(hit.rule.rewrite, hit.match, path)
-        headers = _header_items(request.headers)
+        headers, host = _header_items(request.headers)
         if self.ops:
             headers = apply_header_ops(headers, self.ops)
-        return forwarded(template, path, request.host if self.host is None else self.host,
-                         headers)
+        if self.host is not None:
+            host = self.host
+        elif host is None:  # see Request.host
+            host = request.service.name
+        return forwarded(template, path, host, headers)
 
 
 class _Step:
@@ -783,7 +790,8 @@ class _Step:
     and the port (decided at compile time), and what the rule does. (A plain class: views
     are compiled often, and this is their most numerous part.)"""
 
-    __slots__ = ("action", "hit", "key", "needs_headers", "rule", "simple", "table")
+    __slots__ = ("action", "exact_headers", "hit", "key", "needs_headers", "rule", "simple",
+                 "table")
 
     def __init__(self, hit: _Hit, action: _Action, table: int, rule: int,
                  key: tuple[int, ...] | None) -> None:
@@ -795,9 +803,12 @@ class _Step:
         m = hit.match
         self.simple = m is None or (m.source_namespace is None and m.scheme is None
                                     and m.methods is None and not m.headers and not m.query)
-        # an absent header fails it
-        self.needs_headers = m is not None and any(
-            not h.invert and h.name.lower() not in _PSEUDO_HEADERS for h in m.headers)
+        self.needs_headers = False  # an absent header fails it
+        self.exact_headers: tuple[tuple[str, str, bool], ...] | None = None
+        if m is not None and m.headers:
+            self.needs_headers = any(not h.invert and h.name.lower() not in _PSEUDO_HEADERS
+                                     for h in m.headers)
+            self.exact_headers = _exact_headers(m.headers)
 
     def passes(self, request: Request) -> bool:
         """The conditions :func:`match_applies` tests besides the path and the port."""
@@ -807,16 +818,35 @@ class _Step:
         if not (
             (m.source_namespace is None or m.source_namespace == request.client_namespace)
             and (m.scheme is None or m.scheme.lower() == request.scheme.lower())
-            and method_matches(m, request.method)
+            and (m.methods is None or (request.method in m.methods) != m.negated_methods)
         ):
             return False
         if m.headers:
             if self.needs_headers and not request.headers:
                 return False
-            for h in m.headers:
-                if not string_matches(h, _header_value(request, h.name)):
-                    return False
-        return all(string_matches(q, request.query_param(q.name)) for q in m.query)
+            exact = self.exact_headers
+            if exact is not None:  # see _exact_headers
+                joined = _joined_headers(request.headers)
+                for name, value, invert in exact:
+                    if (joined.get(name) == value) == invert:
+                        return False
+            else:
+                for h in m.headers:
+                    if not string_matches(h, _header_value(request, h.name)):
+                        return False
+        return not m.query or all(string_matches(q, request.query_param(q.name))
+                                  for q in m.query)
+
+
+def _exact_headers(conditions: tuple[StringMatch, ...]
+                   ) -> tuple[tuple[str, str, bool], ...] | None:
+    """The header conditions as (lower-case name, value, invert) when each is a
+    case-sensitive Exact on an ordinary header (the usual kind): :func:`string_matches` on
+    the header's joined value is then ``(value == joined) != invert``. None otherwise."""
+    if not all(h.kind is StrKind.EXACT and not h.ignore_case
+               and h.name.lower() not in _PSEUDO_HEADERS for h in conditions):
+        return None
+    return tuple((h.name.lower(), h.value, h.invert) for h in conditions)
 
 
 def _header_value(request: Request, name: str) -> str | None:
@@ -998,9 +1028,13 @@ def _literal_head(pattern: str) -> str:
 
 
 @functools.lru_cache(maxsize=1024)
-def _header_items(headers: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
-    """:func:`request_header_map`, cached: witness requests share a few header sets."""
-    return request_header_map(headers)
+def _header_items(headers: tuple[tuple[str, str], ...]
+                  ) -> tuple[tuple[tuple[str, str], ...], str | None]:
+    """:func:`request_header_map` and the ``host`` header the client sends
+    (:attr:`Request.host` when not None); cached: witness requests share a few header
+    sets."""
+    host = next((value for name, value in headers if name == "host"), None)
+    return request_header_map(headers), host
 
 
 @functools.lru_cache(maxsize=1024)
