@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import re
 import sys
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import lru_cache
@@ -497,9 +497,10 @@ def _heads_related(a: _Facts, b: _Facts) -> bool:
         if a.folded is None or b.folded is None:
             return True
         return _prefix_related(a.folded, b.folded)
-    if a.segment is not None and b.segment is not None and a.segment[0] == b.segment[0]:
-        return a.segment[1] == b.segment[1]
-    return _prefix_related(a.head, b.head)
+    if not (a.head.startswith(b.head) or b.head.startswith(a.head)):
+        return False
+    # t(?:/.*)? and t[^/].* have the same head t
+    return a.segment is None or b.segment is None or a.segment != (b.segment[0], not b.segment[1])
 
 
 def _inside(a: _Cond, b: _Cond, domain: str) -> bool:
@@ -698,11 +699,8 @@ class _Cover:
         sample already there."""
         masks, conds, domain = self.masks, self.conds, self.domain
         facts, domain_head = [_facts(cond) for cond in conds], _head(domain)
-        # two exact conditions with a sample each (their one string) need nothing more
-        loose = [k for k, fact in enumerate(facts) if not (fact.exact and masks[k])]
         for i, fi in enumerate(facts):
-            settled = fi.exact and masks[i]
-            for j in loose[bisect_right(loose, i):] if settled else range(i + 1, len(conds)):
+            for j in range(i + 1, len(conds)):
                 fj = facts[j]
                 if not masks[i] & ~masks[j] and not self._settled(i, fi, fj, domain_head):
                     self.add(_region(conds[i], conds[j], "diff", domain))
