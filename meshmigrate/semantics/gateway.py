@@ -211,6 +211,8 @@ class _Match:
     simple: bool = field(init=False, compare=False)  # a path condition only
     # it tests a header other than host (which every request has)
     needs_headers: bool = field(init=False, compare=False)
+    # (name, value) of each header condition when all are Exact on headers other than host
+    exact_headers: tuple[tuple[str, str], ...] | None = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "order", tuple(-r for r in self.rank))
@@ -218,6 +220,9 @@ class _Match:
                            self.method is None and not self.headers and not self.queries)
         object.__setattr__(self, "needs_headers",
                            any(name != "host" for name, _ in self.headers))
+        exact = all(c.kind == "Exact" and name != "host" for name, c in self.headers)
+        object.__setattr__(self, "exact_headers", tuple(
+            (name, c.value) for name, c in self.headers) if exact else None)
 
     def test(self, request: Request) -> bool:
         return (
@@ -570,18 +575,19 @@ class _Parser:
         matches = self.matches(route.kind, raw.get("matches") or [{}])
         filters = self.filters(route, raw.get("filters") or [], matches)
         refs = raw.get("backendRefs") or []
-        if refs and any(isinstance(f, _RedirectFilter) for f in filters):
+        if refs and filters and any(isinstance(f, _RedirectFilter) for f in filters):
             raise _Invalid("RequestRedirect filter must not be used together with backendRefs")
-        backends = tuple(self.backend(ref, route, matches) for ref in refs)
+        backends = tuple([self.backend(ref, route, matches) for ref in refs])
         timeout, retry, notes = self.timing(route, raw)
         return _Rule(route, index, label, matches, filters, backends, timeout, retry, notes)
 
     def timing(self, route: _RouteId,
                raw: Mapping[str, Any]) -> tuple[str | None, Retry | None, tuple[str, ...]]:
         """``timeouts.request`` and the retry policy (HTTPRoute only: GRPCRoute has none)."""
-        if route.kind != "HTTPRoute":
+        timeouts = raw.get("timeouts")
+        if route.kind != "HTTPRoute" or (not timeouts and raw.get("retry") is None):
             return None, None, ()
-        timeouts = raw.get("timeouts") or {}
+        timeouts = timeouts or {}
         request = _canonical(timeouts.get("request"), "timeouts.request")
         per_try = _canonical(timeouts.get("backendRequest"), "timeouts.backendRequest")
         retry_spec = raw.get("retry")
@@ -1387,10 +1393,17 @@ class _Step:
             if self.needs_headers and not request.headers:
                 return False
             values = _match_headers(request.headers)
-            for name, cond in match.headers:
-                if not cond.test(request.host if name == "host" else values.get(name)):
-                    return False
-        return all(cond.test(request.query_param(name)) for name, cond in match.queries)
+            exact = match.exact_headers
+            if exact is not None:  # _Cond.test of an Exact: the value, and not None
+                for name, value in exact:
+                    if values.get(name) != value:
+                        return False
+            else:
+                for name, cond in match.headers:
+                    if not cond.test(request.host if name == "host" else values.get(name)):
+                        return False
+        return not match.queries or all(cond.test(request.query_param(name))
+                                        for name, cond in match.queries)
 
 
 @dataclass(frozen=True, slots=True)

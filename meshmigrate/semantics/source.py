@@ -790,8 +790,8 @@ class _Step:
     and the port (decided at compile time), and what the rule does. (A plain class: views
     are compiled often, and this is their most numerous part.)"""
 
-    __slots__ = ("action", "exact_headers", "hit", "key", "needs_headers", "rule", "simple",
-                 "table")
+    __slots__ = ("action", "exact_headers", "exact_query", "hit", "key", "needs_headers",
+                 "rule", "simple", "table")
 
     def __init__(self, hit: _Hit, action: _Action, table: int, rule: int,
                  key: tuple[int, ...] | None) -> None:
@@ -805,10 +805,14 @@ class _Step:
                                     and m.methods is None and not m.headers and not m.query)
         self.needs_headers = False  # an absent header fails it
         self.exact_headers: tuple[tuple[str, str, bool], ...] | None = None
+        self.exact_query: tuple[tuple[str, str, bool], ...] | None = None
         if m is not None and m.headers:
             self.needs_headers = any(not h.invert and h.name.lower() not in _PSEUDO_HEADERS
                                      for h in m.headers)
             self.exact_headers = _exact_headers(m.headers)
+        if m is not None and m.query and all(
+                q.kind is StrKind.EXACT and not q.ignore_case for q in m.query):
+            self.exact_query = tuple((q.name, q.value, q.invert) for q in m.query)
 
     def passes(self, request: Request) -> bool:
         """The conditions :func:`match_applies` tests besides the path and the port."""
@@ -834,8 +838,15 @@ class _Step:
                 for h in m.headers:
                     if not string_matches(h, _header_value(request, h.name)):
                         return False
-        return not m.query or all(string_matches(q, request.query_param(q.name))
-                                  for q in m.query)
+        if not m.query:
+            return True
+        exact_query = self.exact_query
+        if exact_query is not None:  # as _exact_headers, on query_param's value
+            for name, value, invert in exact_query:
+                if (request.query_param(name) == value) == invert:
+                    return False
+            return True
+        return all(string_matches(q, request.query_param(q.name)) for q in m.query)
 
 
 def _exact_headers(conditions: tuple[StringMatch, ...]
@@ -929,17 +940,20 @@ class _Plan:
         found = [*self.exact.get(path, ()), *self.always]
         for value, positions in self.prefixes:
             if path.startswith(value):
-                found.extend(positions)
+                found += positions
         for stem, slashed, positions in self.segments:
             if path.startswith(slashed) or path == stem:
-                found.extend(positions)
-        found.extend(pos for pos, head, pm in self.others
-                     if path.startswith(head) and path_matches(pm, path))
+                found += positions
+        for pos, head, pm in self.others:
+            if path.startswith(head) and path_matches(pm, path):
+                found.append(pos)
         found.sort()
         steps = self.steps
-        end = next((i for i, pos in enumerate(found)
-                    if steps[pos].simple and steps[pos].key is None), len(found))
-        return tuple(found[:end + 1])
+        for end, pos in enumerate(found):
+            step = steps[pos]
+            if step.simple and step.key is None:
+                return tuple(found[:end + 1])
+        return tuple(found)
 
     @staticmethod
     def compile(service: ServiceKey, tables: Sequence[RouteTable]) -> _Plan:
