@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -966,8 +966,8 @@ class GatewayEvaluator:
         self._attached: dict[_AttachKey, list[tuple[_ViewKey, _Rule]]] = defaultdict(list)
         self._hostnames: dict[_AttachKey, set[str]] = defaultdict(set)
         # compiled views, a bounded cache (verify asks for one Service port at a time)
-        self._plans: dict[tuple[ServiceKey, _ViewKey], _Plan] = {}
-        self._clients: dict[tuple[ServiceKey, str], _Plan] = {}  # by client namespace
+        self._plans: OrderedDict[tuple[ServiceKey, _ViewKey], _Plan] = OrderedDict()
+        self._clients: OrderedDict[tuple[ServiceKey, str], _Plan] = OrderedDict()  # by client ns
         self._last: tuple[ServiceKey, str, _Plan] | None = None
         self._memo = _Memo()  # what the current plan worked out (see _HttpPlan.evaluate)
         parser = _Parser(self._services, strict_backends, regex_rank, self.problems)
@@ -1238,10 +1238,12 @@ _K = TypeVar("_K")
 _V = TypeVar("_V")
 
 
-def _bounded_put(cache: dict[_K, _V], key: _K, value: _V) -> None:
-    """Add to a cache of at most _PLAN_CACHE_SIZE entries, dropping the oldest."""
+def _bounded_put(cache: OrderedDict[_K, _V], key: _K, value: _V) -> None:
+    """Add to a cache of at most _PLAN_CACHE_SIZE entries, dropping the oldest. (An
+    OrderedDict: a plain dict's first key, after many deletions at the front, is found by
+    skipping every deleted slot.)"""
     if len(cache) >= _PLAN_CACHE_SIZE:
-        del cache[next(iter(cache))]
+        cache.popitem(last=False)
     cache[key] = value
 
 

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -233,8 +233,8 @@ class SourceEvaluator:
         for table in model.tables:
             self._tables[table.service].append(table)
         # compiled views, a bounded cache (verify asks for one Service port at a time)
-        self._plans: dict[tuple[ServiceKey, str | None], _Plan] = {}
-        self._clients: dict[tuple[ServiceKey, str], _Plan] = {}  # by client namespace
+        self._plans: OrderedDict[tuple[ServiceKey, str | None], _Plan] = OrderedDict()
+        self._clients: OrderedDict[tuple[ServiceKey, str], _Plan] = OrderedDict()  # by client ns
         self._last: tuple[ServiceKey, str, _Plan] | None = None
         self._memo = _Memo()  # what the current plan worked out (see _Plan.evaluate)
 
@@ -694,10 +694,12 @@ _K = TypeVar("_K")
 _V = TypeVar("_V")
 
 
-def _bounded_put(cache: dict[_K, _V], key: _K, value: _V) -> None:
-    """Add to a cache of at most _PLAN_CACHE_SIZE entries, dropping the oldest."""
+def _bounded_put(cache: OrderedDict[_K, _V], key: _K, value: _V) -> None:
+    """Add to a cache of at most _PLAN_CACHE_SIZE entries, dropping the oldest. (An
+    OrderedDict: a plain dict's first key, after many deletions at the front, is found by
+    skipping every deleted slot.)"""
     if len(cache) >= _PLAN_CACHE_SIZE:
-        del cache[next(iter(cache))]
+        cache.popitem(last=False)
     cache[key] = value
 _PSEUDO_HEADERS = frozenset({"host", ":authority", ":method", ":path"})
 
