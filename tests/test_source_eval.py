@@ -4,6 +4,7 @@ of semantics.md §8.2/§11, the redirect default, pass-through), table by table.
 from __future__ import annotations
 
 from dataclasses import FrozenInstanceError, replace
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -379,6 +380,16 @@ def test_per_try_timeout_above_the_request_timeout_acts_as_it() -> None:
     out = evaluator(table(rule)).evaluate(req())
     assert out.timeout == "250ms" and out.retry is not None
     assert out.retry.per_try_timeout == "250ms"
+
+
+def test_retry_policies_are_read_whether_hashable_or_not() -> None:
+    """Retries are cached by policy; a policy holding a list (not hashable) reads the same."""
+    codes: Any = [503, 500, 503]
+    listed = RetryPolicy(2, codes, per_try_timeout_ms=100)
+    as_tuple = RetryPolicy(2, (503, 500, 503), per_try_timeout_ms=100)
+    outs = [evaluator(table(Rule((), (dest("a"),), retry=policy))).evaluate(req())
+            for policy in (listed, as_tuple, as_tuple)]
+    assert outs[0].retry == outs[1].retry == outs[2].retry == Retry(2, (500, 503), "100ms")
 
 
 # --- the compiled views agree with the plain definition --------------------------------

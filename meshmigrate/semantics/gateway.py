@@ -770,8 +770,10 @@ def _http_match_key(raw: Mapping[str, Any]) -> _MatchKey | None:
     else:
         return None
     method = raw.get("method")
-    headers = _values_key(raw.get("headers"))
-    queries = _values_key(raw.get("queryParams"))
+    headers = raw.get("headers")
+    headers = _values_key(headers) if headers else ()
+    queries = raw.get("queryParams")
+    queries = _values_key(queries) if queries else ()
     if (kind.__class__ is not str or value.__class__ is not str or headers is None
             or queries is None or (method is not None and method.__class__ is not str)):
         return None
@@ -779,10 +781,8 @@ def _http_match_key(raw: Mapping[str, Any]) -> _MatchKey | None:
 
 
 def _values_key(raw: Any) -> _ValuesKey | None:
-    """Header or query matches as (name, type, value), type defaulted; None unless every
-    part is a string."""
-    if not raw:
-        return ()
+    """Header or query matches (a non-empty list) as (name, type, value), type defaulted;
+    None unless every part is a string."""
     if not isinstance(raw, list):
         return None
     out: list[tuple[str, str, str]] = []
@@ -924,8 +924,8 @@ def _build_view(rules: Sequence[_Rule]) -> _View:
         notes = tuple(sorted({f"{r.route.kind} {r.route.label} ignored: {kind} wins on this "
                               "Service port (GEP-1294)" for r in rules if r.route.kind != kind}))
         chosen = tuple(rule for rule in rules if rule.route.kind == kind)
-    candidates = [_Candidate((match.order, rule.route.order(), rule.index, i), rule, match)
-                  for rule in chosen for i, match in enumerate(rule.matches)]
+    candidates = [_Candidate((match.order, rule.route._order, rule.index, i), rule, match)
+                  for rule in chosen for i, match in enumerate(rule.matches)]  # _candidate_key
     candidates.sort(key=_KEY)  # keys are unique: (route, rule index, match index)
     return _View(kind, chosen, tuple(candidates), notes)
 

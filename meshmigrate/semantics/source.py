@@ -441,7 +441,7 @@ def forward_template(rule: Rule, port: int, backends: tuple[Backend, ...], label
     template = template_outcome(
         200, label, backends, apply_header_ops((), resp_ops) if any(resp_ops) else (),
         ms_to_duration(rule.timeout_ms),
-        None if retry is None else _retry(retry, rule.timeout_ms),
+        None if retry is None else _retry_of(retry, rule.timeout_ms),
         tuple(Mirror(m.service.namespace, m.service.name,
                      m.port if m.port is not None else port, m.percent)
               for m in rule.mirrors) if rule.mirrors else (),
@@ -449,10 +449,18 @@ def forward_template(rule: Rule, port: int, backends: tuple[Backend, ...], label
     return template, req_ops
 
 
+def _retry_of(retry: RetryPolicy, timeout_ms: int | None) -> Retry:
+    """The retries of a rule with this policy and request timeout; cached (rules share a
+    few policies, often the source's default) when the policy is hashable."""
+    try:
+        return _retry(retry, timeout_ms)
+    except TypeError:  # a policy holding a list, say
+        return _retry.__wrapped__(retry, timeout_ms)
+
+
 @functools.lru_cache(maxsize=1024)
 def _retry(retry: RetryPolicy, timeout_ms: int | None) -> Retry:
-    """The retries of a rule with this policy and request timeout (cached: rules share a
-    few policies, often the source's default)."""
+    """See :func:`_retry_of`."""
     return Retry(retry.attempts, tuple(sorted(set(retry.codes))),
                  ms_to_duration(effective_per_try(retry.per_try_timeout_ms, timeout_ms)),
                  ms_to_duration(retry.backoff_ms))
