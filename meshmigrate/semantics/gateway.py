@@ -51,7 +51,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from operator import attrgetter
 from types import MappingProxyType
-from typing import Any, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 from meshmigrate.semantics.atoms import Atoms, HeaderAtom, PathAtom, QueryAtom, ValueKind
 from meshmigrate.semantics.durations import DurationError, canonical_duration
@@ -449,8 +449,10 @@ class _Rule:
     notes: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class _Candidate:
+class _Candidate(NamedTuple):
+    """One match of a rule in a view, with its sort key (see :func:`_candidate_key`). (A
+    NamedTuple: every compiled view makes one per match.)"""
+
     key: tuple[Any, ...]
     rule: _Rule
     match: _Match
@@ -970,6 +972,7 @@ class GatewayEvaluator:
         self._clients: OrderedDict[tuple[ServiceKey, str], _Plan] = OrderedDict()  # by client ns
         self._last: tuple[ServiceKey, str, _Plan] | None = None
         self._memo = _Memo()  # what the current plan worked out (see _HttpPlan.evaluate)
+        self._last_entries: tuple[ServiceKey, list[tuple[_ViewKey, _Rule]]] | None = None
         parser = _Parser(self._services, strict_backends, regex_rank, self.problems)
         for obj in objs:
             if _is_route(obj):
@@ -1084,8 +1087,13 @@ class GatewayEvaluator:
     def _entries(self, service: ServiceKey) -> list[tuple[_ViewKey, _Rule]]:
         """Rules attached to this port, plus those of port-less parentRefs to a Service we
         were not given (they attach to all of its ports, whatever they are)."""
+        last = self._last_entries  # verify asks for one port several times in a row
+        if last is not None and last[0] is service:
+            return last[1]
         exact, anyport = self._keys(service)
-        return self._attached.get(exact, []) + self._attached.get(anyport, [])
+        found = self._attached.get(exact, []) + self._attached.get(anyport, [])
+        self._last_entries = (service, found)
+        return found
 
     def _view(self, service: ServiceKey, key: _ViewKey) -> _View | None:
         """The routes of one client view (see :meth:`_view_key`), precedence-sorted."""

@@ -237,6 +237,7 @@ class SourceEvaluator:
         self._clients: OrderedDict[tuple[ServiceKey, str], _Plan] = OrderedDict()  # by client ns
         self._last: tuple[ServiceKey, str, _Plan] | None = None
         self._memo = _Memo()  # what the current plan worked out (see _Plan.evaluate)
+        self._last_tables: tuple[ServiceKey, list[RouteTable]] | None = None
 
     # -- discovery ------------------------------------------------------------------------
     def services(self) -> list[ServiceKey]:
@@ -257,8 +258,12 @@ class SourceEvaluator:
 
     def tables_for(self, service: ServiceKey) -> list[RouteTable]:
         """Every table (producer or consumer, any protocol) for a Service port."""
-        ref = ServiceRef(service.namespace, service.name)
-        return [t for t in self._tables.get(ref, []) if t.port in (None, service.port)]
+        last = self._last_tables  # verify asks for one port several times in a row
+        if last is None or last[0] is not service:
+            ref = ServiceRef(service.namespace, service.name)
+            last = self._last_tables = (service, [
+                t for t in self._tables.get(ref, []) if t.port in (None, service.port)])
+        return list(last[1])
 
     def consumer_namespaces(self, service: ServiceKey) -> list[str]:
         """Client namespaces with their own (consumer) tables for this Service port."""
