@@ -1035,18 +1035,23 @@ class GatewayEvaluator:
 
     def atoms(self, service: ServiceKey) -> Atoms:
         """The match conditions of every route attached to ``service`` (any client view)."""
-        entries = self._entries(service)
-        every = {id(match.atoms): match.atoms for _, rule in entries for match in rule.matches}
-        found = every.values()
-        grpc = self._is_grpc_port(service) or any(
-            rule.route.kind == "GRPCRoute" for _, rule in entries)
+        paths: set[PathAtom] = set()
+        headers: set[HeaderAtom] = set()
+        queries: set[QueryAtom] = set()
+        methods: set[str] = set()
+        grpc = self._is_grpc_port(service)
+        for _, rule in self._entries(service):
+            grpc = grpc or rule.route.kind == "GRPCRoute"
+            for match in rule.matches:
+                paths |= match.atoms.paths
+                headers |= match.atoms.headers
+                queries |= match.atoms.queries
+                methods |= match.atoms.methods
         hosts: set[str] = set()
         for key in self._keys(service):
             hosts |= self._hostnames.get(key, set())
-        return Atoms(frozenset().union(*[a.paths for a in found]),
-                     frozenset().union(*[a.headers for a in found]),
-                     frozenset().union(*[a.queries for a in found]),
-                     frozenset().union(*[a.methods for a in found]), frozenset(hosts), grpc)
+        return Atoms(frozenset(paths), frozenset(headers), frozenset(queries),
+                     frozenset(methods), frozenset(hosts), grpc)
 
     def match_atoms(self, service: ServiceKey) -> list[Atoms]:
         """Each match of every route attached to ``service``, as its own atoms (a GRPCRoute
