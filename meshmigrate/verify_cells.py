@@ -30,8 +30,17 @@ from dataclasses import dataclass, replace
 from functools import lru_cache, partial
 from typing import Any
 
-from meshmigrate.model import Anchor, Match, PathKind, PathMatch, RouteTable, Rule
-from meshmigrate.semantics.atoms import Atoms, PathAtom
+from meshmigrate.model import (
+    Anchor,
+    Match,
+    PathKind,
+    PathMatch,
+    Protocol,
+    RouteTable,
+    Rule,
+    ServiceRef,
+)
+from meshmigrate.semantics.atoms import Atoms, HeaderAtom, PathAtom, QueryAtom
 from meshmigrate.semantics.outcome import Outcome, Request, ServiceKey
 from meshmigrate.semantics.source import (
     header_value,
@@ -222,27 +231,35 @@ class _Narrowing:
     def __init__(self, atoms: Atoms, blocks: Sequence[Block]) -> None:
         self.atoms = atoms
         self.blocks = blocks
+        self.paths = [block.paths for block, _ in blocks]
         self.done: dict[tuple[int, ...], tuple[Request, ...]] = {}
 
     def variants(self, true: frozenset[PathAtom]) -> tuple[Request, ...]:
         """For a path class on which the path conditions ``true`` hold."""
-        applies = tuple(i for i, (block, _) in enumerate(self.blocks)
-                        if not block.paths or not block.paths.isdisjoint(true))
-        if applies not in self.done:
-            self.done[applies] = self._build([self.blocks[i] for i in applies])
-        return self.done[applies]
+        applies = tuple(i for i, paths in enumerate(self.paths)
+                        if not paths or not paths.isdisjoint(true))
+        found = self.done.get(applies)
+        if found is None:
+            found = self.done[applies] = self._build([self.blocks[i] for i in applies])
+        return found
 
     def _build(self, blocks: list[Block]) -> tuple[Request, ...]:
-        found = Atoms(
-            headers=frozenset().union(*(block.headers for block, _ in blocks)),
-            queries=frozenset().union(*(block.queries for block, _ in blocks)),
-            methods=frozenset().union(*(block.methods for block, _ in blocks)),
-            hosts=self.atoms.hosts,  # route hostnames are not per match
-            grpc=self.atoms.grpc or any(block.grpc for block, _ in blocks))
+        headers: set[HeaderAtom] = set()
+        queries: set[QueryAtom] = set()
+        methods: set[str] = set()
+        grpc = self.atoms.grpc
+        for block, _ in blocks:
+            headers.update(block.headers)
+            queries.update(block.queries)
+            methods.update(block.methods)
+            grpc = grpc or block.grpc
+        found = Atoms(headers=frozenset(headers), queries=frozenset(queries),
+                      methods=frozenset(methods), grpc=grpc,
+                      hosts=self.atoms.hosts)  # route hostnames are not per match
         return _distinct(found, frozenset(m for _, m in blocks if m is not None))
 
 
-@lru_cache(maxsize=_CACHE)
+@lru_cache(maxsize=4 * _CACHE)
 def _distinct(atoms: Atoms, source: frozenset[Match]) -> tuple[Request, ...]:
     """The variants of ``atoms``, one per distinct reading: the truth of every method,
     header, query and host condition (the source's blocks as the source evaluator reads
@@ -307,13 +324,15 @@ def _exhaustive(service: ServiceKey, atoms: Atoms, namespaces: Sequence[str],
 def source_match_atoms(tables: Iterable[RouteTable]) -> list[Block]:
     """Each match block of the source tables as its own atoms, with the block itself (for
     :func:`evaluated`)."""
-    out: list[Block] = []
-    for table in tables:
-        for rule in table.rules:
-            out += [(service_atoms([RouteTable(table.service, (Rule(matches=(match,)),),
-                                               protocol=table.protocol)]), match)
-                    for match in rule.matches]
-    return out
+    return [(_block_atoms(match, table.protocol), match)
+            for table in tables for rule in table.rules for match in rule.matches]
+
+
+@lru_cache(maxsize=4 * _CACHE)
+def _block_atoms(match: Match, protocol: Protocol) -> Atoms:
+    """One source match block's atoms, as the source evaluator states them."""
+    return service_atoms([RouteTable(ServiceRef("", ""), (Rule(matches=(match,)),),
+                                     protocol=protocol)])
 
 
 def source_path_conditions(tables: Iterable[RouteTable]) -> frozenset[PathMatch]:
