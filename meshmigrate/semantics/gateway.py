@@ -51,7 +51,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from operator import attrgetter
 from types import MappingProxyType
-from typing import Any, NamedTuple, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol
 
 from meshmigrate.semantics.atoms import Atoms, HeaderAtom, PathAtom, QueryAtom, ValueKind
 from meshmigrate.semantics.durations import DurationError, canonical_duration
@@ -66,6 +66,7 @@ from meshmigrate.semantics.outcome import (
     forwarded,
     template_outcome,
 )
+from meshmigrate.semantics.plans import Memo, bounded_put, literal_head, memo_put
 
 __all__ = [
     "DEFAULT_SERVICE_PORT",
@@ -971,7 +972,7 @@ class GatewayEvaluator:
         self._plans: OrderedDict[tuple[ServiceKey, _ViewKey], _Plan] = OrderedDict()
         self._clients: OrderedDict[tuple[ServiceKey, str], _Plan] = OrderedDict()  # by client ns
         self._last: tuple[ServiceKey, str, _Plan] | None = None
-        self._memo = _Memo()  # what the current plan worked out (see _HttpPlan.evaluate)
+        self._memo = Memo()  # what the current plan worked out (see _HttpPlan.evaluate)
         self._last_entries: tuple[ServiceKey, list[tuple[_ViewKey, _Rule]]] | None = None
         parser = _Parser(self._services, strict_backends, regex_rank, self.problems)
         for obj in objs:
@@ -1124,8 +1125,8 @@ class GatewayEvaluator:
             plan = self._plans.get(view)
             if plan is None:
                 plan = _compile(service, self._view(service, view[1]))
-                _bounded_put(self._plans, view, plan)
-            _bounded_put(self._clients, (service, client_ns), plan)
+                bounded_put(self._plans, view, plan)
+            bounded_put(self._clients, (service, client_ns), plan)
         if last is None or last[2] is not plan:
             self._memo.clear()
         self._last = (service, client_ns, plan)
@@ -1245,46 +1246,21 @@ def _backend_filters(valid: list[_BackendRef]) -> tuple[_Filter, ...] | None:
 # the candidate's rule does except for the parts that depend on the request. Both are
 # checked against the plain definitions (_Match.test, _forward) in tests/test_gateway_eval.py.
 
-_PLAN_CACHE_SIZE = 1024  # compiled views kept (each is small; verify needs one at a time)
-_MEMO_SIZE = 4096  # entries of each _Memo table before it starts over
-_K = TypeVar("_K")
-_V = TypeVar("_V")
 
 
-def _bounded_put(cache: OrderedDict[_K, _V], key: _K, value: _V) -> None:
-    """Add to a cache of at most _PLAN_CACHE_SIZE entries, dropping the oldest. (An
-    OrderedDict: a plain dict's first key, after many deletions at the front, is found by
-    skipping every deleted slot.)"""
-    if len(cache) >= _PLAN_CACHE_SIZE:
-        cache.popitem(last=False)
-    cache[key] = value
 
 
-@dataclass(slots=True)
-class _Memo:
-    """What the current plan worked out, for the next requests to the same Service port
-    (witness requests share paths and header sets): the positions a path's conditions
-    select, and forwarded outcomes by (position, path, headers). Bounded; cleared when the
-    plan changes."""
-
-    paths: dict[str, tuple[int, ...]] = field(default_factory=dict)
-    outcomes: dict[tuple[int, str, tuple[tuple[str, str], ...]], Outcome] = field(
-        default_factory=dict)
-
-    def clear(self) -> None:
-        self.paths.clear()
-        self.outcomes.clear()
 
 
 class _Plan(Protocol):
-    def evaluate(self, request: Request, memo: _Memo) -> Outcome: ...
+    def evaluate(self, request: Request, memo: Memo) -> Outcome: ...
 
 
 @dataclass(frozen=True, slots=True)
 class _NoRoutes:
     """No route applies: every request goes to the Service it addressed, untouched."""
 
-    def evaluate(self, request: Request, memo: _Memo) -> Outcome:
+    def evaluate(self, request: Request, memo: Memo) -> Outcome:
         return _straight(request, ())
 
 
@@ -1294,7 +1270,7 @@ class _L4Plan:
 
     view: _View
 
-    def evaluate(self, request: Request, memo: _Memo) -> Outcome:
+    def evaluate(self, request: Request, memo: Memo) -> Outcome:
         return _forward_l4(request, self.view)
 
 
@@ -1442,7 +1418,7 @@ class _HttpPlan:
     regexes: tuple[tuple[int, str, re.Pattern[str]], ...]
     not_found: Outcome
 
-    def evaluate(self, request: Request, memo: _Memo) -> Outcome:
+    def evaluate(self, request: Request, memo: Memo) -> Outcome:
         """The winner's outcome (see :meth:`winner`, inline here). A forward depends on
         the request only through its path and headers (the Service is the plan's), so
         ``memo`` keeps those of the current plan: witness requests often differ only in
@@ -1466,17 +1442,12 @@ class _HttpPlan:
         outcomes = memo.outcomes
         found = outcomes.get(key)
         if found is None:
-            if len(outcomes) >= _MEMO_SIZE:
-                outcomes.clear()
-            found = outcomes[key] = action.outcome(request, step.candidate)
+            found = memo_put(outcomes, key, action.outcome(request, step.candidate))
         return found
 
     def _selected(self, path: str, paths: dict[str, tuple[int, ...]]) -> tuple[int, ...]:
         """:meth:`selected`, remembered in ``paths``."""
-        if len(paths) >= _MEMO_SIZE:
-            paths.clear()
-        found = paths[path] = self.selected(path)
-        return found
+        return memo_put(paths, path, self.selected(path))
 
     def winner(self, request: Request, paths: dict[str, tuple[int, ...]]) -> int:
         """The position of the first candidate (in precedence order) whose match the
@@ -1517,23 +1488,8 @@ def _first_segment(path: str) -> str:
     return path if end < 0 else path[:end]
 
 
-_REGEX_META = re.compile(r"[.^$*+?{}\[\]\\|()]")
 
 
-@lru_cache(maxsize=8192)
-def _literal_head(pattern: str) -> str:
-    """Literal text every full match of ``pattern`` starts with (possibly ""): the leading
-    plain characters, without the last one when a quantifier may drop it. Conservative:
-    nothing for a pattern with an alternation anywhere. (Cached: meshes repeat regexes.)"""
-    if "|" in pattern:
-        return ""
-    meta = _REGEX_META.search(pattern)
-    if meta is None:
-        return pattern
-    end = meta.start()
-    if end > 0 and pattern[end] in "*?{":
-        end -= 1
-    return pattern[:end]
 
 
 def _compile(service: ServiceKey, view: _View | None) -> _Plan:
@@ -1551,7 +1507,7 @@ def _compile(service: ServiceKey, view: _View | None) -> _Plan:
     for pos, candidate in enumerate(view.candidates):
         cond = candidate.match.path
         if cond.pattern is not None:
-            regexes.append((pos, _literal_head(cond.value), cond.pattern))
+            regexes.append((pos, literal_head(cond.value), cond.pattern))
         elif cond.kind == "PathPrefix":
             stem = cond.value.rstrip("/")
             (prefixes[stem] if stem else always).append(pos)

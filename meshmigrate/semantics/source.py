@@ -35,7 +35,6 @@ from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TypeVar
 
 from meshmigrate.model import (
     Anchor,
@@ -73,6 +72,7 @@ from meshmigrate.semantics.outcome import (
 from meshmigrate.semantics.outcome import (
     Redirect as RedirectOutcome,
 )
+from meshmigrate.semantics.plans import Memo, bounded_put, literal_head, memo_put
 
 DEFAULT_PORT = 80
 _DEFAULT_SCHEME_PORTS = {"http": 80, "https": 443}
@@ -236,7 +236,7 @@ class SourceEvaluator:
         self._plans: OrderedDict[tuple[ServiceKey, str | None], _Plan] = OrderedDict()
         self._clients: OrderedDict[tuple[ServiceKey, str], _Plan] = OrderedDict()  # by client ns
         self._last: tuple[ServiceKey, str, _Plan] | None = None
-        self._memo = _Memo()  # what the current plan worked out (see _Plan.evaluate)
+        self._memo = Memo()  # what the current plan worked out (see _Plan.evaluate)
         self._last_tables: tuple[ServiceKey, list[RouteTable]] | None = None
 
     # -- discovery ------------------------------------------------------------------------
@@ -323,8 +323,8 @@ class SourceEvaluator:
             plan = self._plans.get(view)
             if plan is None:
                 plan = _Plan.compile(service, self._view(service, view[1]))
-                _bounded_put(self._plans, view, plan)
-            _bounded_put(self._clients, (service, client_ns), plan)
+                bounded_put(self._plans, view, plan)
+            bounded_put(self._clients, (service, client_ns), plan)
         if last is None or last[2] is not plan:
             self._memo.clear()
         self._last = (service, client_ns, plan)
@@ -701,36 +701,11 @@ _VALUE_ATOM_KINDS: dict[StrKind, ValueKind] = {
 # with the path conditions indexed and the rule's action worked out except for the parts
 # that depend on the request. Tests hold it to the plain definition (evaluate_tables).
 
-_PLAN_CACHE_SIZE = 1024  # compiled views kept (each is small; verify needs one at a time)
-_MEMO_SIZE = 4096  # entries of each _Memo table before it starts over
-_K = TypeVar("_K")
-_V = TypeVar("_V")
 
 
-def _bounded_put(cache: OrderedDict[_K, _V], key: _K, value: _V) -> None:
-    """Add to a cache of at most _PLAN_CACHE_SIZE entries, dropping the oldest. (An
-    OrderedDict: a plain dict's first key, after many deletions at the front, is found by
-    skipping every deleted slot.)"""
-    if len(cache) >= _PLAN_CACHE_SIZE:
-        cache.popitem(last=False)
-    cache[key] = value
 _PSEUDO_HEADERS = frozenset({"host", ":authority", ":method", ":path"})
 
 
-@dataclass(slots=True)
-class _Memo:
-    """What the current plan worked out, for the next requests to the same Service port
-    (witness requests share paths and header sets): the positions a path's conditions
-    select, and forwarded outcomes by (position, path, headers). Bounded; cleared when the
-    plan changes."""
-
-    paths: dict[str, tuple[int, ...]] = field(default_factory=dict)
-    outcomes: dict[tuple[int, str, tuple[tuple[str, str], ...]], Outcome] = field(
-        default_factory=dict)
-
-    def clear(self) -> None:
-        self.paths.clear()
-        self.outcomes.clear()
 
 
 class _Action:
@@ -902,7 +877,7 @@ class _Plan:
     others: tuple[tuple[int, str, PathMatch], ...]
     not_found: Outcome | None  # the Outcome of a request no rule takes, when fixed
 
-    def evaluate(self, request: Request, memo: _Memo) -> Outcome:
+    def evaluate(self, request: Request, memo: Memo) -> Outcome:
         """The deciding rule's outcome. A forward depends on the request only through its
         path and headers (the Service is the plan's), so ``memo`` keeps those of the
         current plan: witness requests often differ only in method or query."""
@@ -919,9 +894,7 @@ class _Plan:
         outcomes = memo.outcomes
         found = outcomes.get(key)
         if found is None:
-            if len(outcomes) >= _MEMO_SIZE:
-                outcomes.clear()
-            found = outcomes[key] = action.outcome(request, step.hit)
+            found = memo_put(outcomes, key, action.outcome(request, step.hit))
         return found
 
     def winner(self, request: Request, paths: dict[str, tuple[int, ...]]) -> int:
@@ -931,9 +904,7 @@ class _Plan:
         path = request.path
         positions = paths.get(path)
         if positions is None:
-            if len(paths) >= _MEMO_SIZE:
-                paths.clear()
-            positions = paths[path] = self.selected(path)
+            positions = memo_put(paths, path, self.selected(path))
         steps = self.steps
         hit, hit_key, done_rule = -1, None, -1
         for pos in positions:
@@ -1019,7 +990,7 @@ class _PathIndex:
         if pm is None:
             self.always.append(pos)
         elif pm.ignore_case or pm.kind is PathKind.REGEX:
-            head = _literal_head(pm.value) if pm.kind is PathKind.REGEX and not pm.ignore_case \
+            head = literal_head(pm.value) if pm.kind is PathKind.REGEX and not pm.ignore_case \
                 else ""
             self.others.append((pos, head, pm))
         elif pm.kind is PathKind.EXACT:
@@ -1038,22 +1009,8 @@ class _PathIndex:
         return tuple((value, tuple(positions)) for value, positions in found.items())
 
 
-_REGEX_META = re.compile(r"[.^$*+?{}\[\]\\|()]")
 
 
-def _literal_head(pattern: str) -> str:
-    """Literal text every match of ``pattern`` (anchored at the start) starts with, possibly
-    "": the leading plain characters, without the last one when a quantifier may drop it.
-    Conservative: nothing for a pattern with an alternation anywhere."""
-    if "|" in pattern:
-        return ""
-    meta = _REGEX_META.search(pattern)
-    if meta is None:
-        return pattern
-    end = meta.start()
-    if end > 0 and pattern[end] in "*?{":
-        end -= 1
-    return pattern[:end]
 
 
 @functools.lru_cache(maxsize=1024)
