@@ -521,31 +521,25 @@ def callback_documents(b: Builder) -> Iterator[Any]:
                 return
         place(v, start)
 
-    def mapping_start(anchor: str | None, tag: str | None, implicit: Any, start: Any,
-                      end: Any, flow_style: Any) -> None:
+    def open_collection(v: Any, is_mapping: bool, anchor: str | None, tag: str | None,
+                        start: Any) -> None:
         nonlocal node, deltas, base, is_map
         if len(stack) >= max_depth or tag is not None:
-            b.check_collection(tag, True, start, len(stack))
-        v = new_dict()
-        v.line, v.deltas = start.line + 1, []  # type: ignore[attr-defined]
+            b.check_collection(tag, is_mapping, start, len(stack))
+        v.line, v.deltas = start.line + 1, []
         if anchor is not None:
             b.open_anchor(anchor, start, v)
         place(v, start)
         stack.append((node, deltas, base, is_map))
-        node, deltas, base, is_map = v, v.deltas, v.line, True  # type: ignore[attr-defined]
+        node, deltas, base, is_map = v, v.deltas, v.line, is_mapping
+
+    def mapping_start(anchor: str | None, tag: str | None, implicit: Any, start: Any,
+                      end: Any, flow_style: Any) -> None:
+        open_collection(new_dict(), True, anchor, tag, start)
 
     def sequence_start(anchor: str | None, tag: str | None, implicit: Any, start: Any,
                        end: Any, flow_style: Any) -> None:
-        nonlocal node, deltas, base, is_map
-        if len(stack) >= max_depth or tag is not None:
-            b.check_collection(tag, False, start, len(stack))
-        v = new_list()
-        v.line, v.deltas = start.line + 1, []  # type: ignore[attr-defined]
-        if anchor is not None:
-            b.open_anchor(anchor, start, v)
-        place(v, start)
-        stack.append((node, deltas, base, is_map))
-        node, deltas, base, is_map = v, v.deltas, v.line, False  # type: ignore[attr-defined]
+        open_collection(new_list(), False, anchor, tag, start)
 
     def collection_end(start: Any, end: Any) -> None:
         nonlocal node, deltas, base, is_map, key
