@@ -5,14 +5,15 @@ from __future__ import annotations
 import gc
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, cast
 
 import click
 
 from meshmigrate import __version__
 from meshmigrate.cli_kube import ClusterSpec, cluster_options, load_documents
-from meshmigrate.cliutil import AppContext, app, files_option, run_guarded
+from meshmigrate.cliutil import AppContext, PipeGuard, app, files_option, run_guarded
 from meshmigrate.errors import EXIT_FINDINGS, EXIT_OK
 from meshmigrate.pipeline import ConvertOptions, ConvertResult, convert_documents, render
 from meshmigrate.registry import converters as installed_converters
@@ -150,8 +151,10 @@ def run(argv: list[str] | None = None, obj: AppContext | None = None) -> int:
     context = obj or AppContext()
     args = sys.argv[1:] if argv is None else argv
 
+    guarded = replace(context, stdout=cast(IO[str], PipeGuard(context.stdout)))
+
     def _main() -> int:
-        rv = cli.main(args=args, prog_name="meshmigrate", obj=context, standalone_mode=False)
+        rv = cli.main(args=args, prog_name="meshmigrate", obj=guarded, standalone_mode=False)
         return rv if isinstance(rv, int) else EXIT_OK
 
     # A short-lived command allocates millions of objects and frees few: the cyclic

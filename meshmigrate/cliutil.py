@@ -35,6 +35,35 @@ class AppContext:
         print(message, file=self.stderr)
 
 
+class StdoutClosed(Exception):
+    """The reader of stdout went away (``| head``): a broken pipe, raised as an exception
+    click leaves alone (it turns an ``OSError`` with EPIPE into ``sys.exit(1)``, which reads
+    as "findings", and how it does so differs between click releases)."""
+
+
+class PipeGuard:
+    """A stdout stream whose broken pipe surfaces as :class:`StdoutClosed`; everything
+    else is the wrapped stream's."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self.stream.write(text)
+        except BrokenPipeError as exc:
+            raise StdoutClosed from exc
+
+    def flush(self) -> None:
+        try:
+            self.stream.flush()
+        except BrokenPipeError as exc:
+            raise StdoutClosed from exc
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+
 def app(ctx: click.Context) -> AppContext:
     obj = ctx.find_object(AppContext)
     if obj is None:
@@ -109,7 +138,7 @@ def classify(exc: BaseException) -> tuple[int, str]:
         return exc.exit_code, one_line(f"error: {exc.format_message()}")
     if isinstance(exc, KeyboardInterrupt | click.exceptions.Abort):
         return 130, "interrupted"
-    if isinstance(exc, BrokenPipeError):
+    if isinstance(exc, BrokenPipeError | StdoutClosed):
         _silence_stdout()  # the reader went away (``| head``): nothing more to say
         return EXIT_OK, ""
     return _environment_error(exc) or (EXIT_INTERNAL, "")
