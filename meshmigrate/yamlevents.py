@@ -359,6 +359,9 @@ def apply_merges(node: Any, merges: list[tuple[Any, int]], builder: Builder) -> 
     node.lines = lines
 
 
+_LIBYAML_MAX_DEPTH = 1000  # libyaml's nesting guard, as bundled with PyYAML 6.0.4
+
+
 def build_documents(source: Any, name: str, limits: Limits,
                     dict_type: type[dict[str, Any]], list_type: type[list[Any]],
                     line_at: Callable[[int], int | None] | None = None) -> Iterator[Any]:
@@ -368,6 +371,15 @@ def build_documents(source: Any, name: str, limits: Limits,
         builder = Builder(source, name, limits, dict_type, list_type)
         yield from (callback_documents(builder) if callbacks_work() else builder.documents())
     except yaml.YAMLError as exc:
+        if "maximum nesting depth" in str(getattr(exc, "problem", "")):
+            # libyaml's own guard (PyYAML >= 6.0.4) can fire first: its scanner reads
+            # flow collections ahead of the events this builder counts depth on
+            # (at 1,000 levels); where that is below our own limit, say so
+            ours = limits.max_depth < _LIBYAML_MAX_DEPTH
+            bound = limits.describe("max_depth") if ours else \
+                f"{_LIBYAML_MAX_DEPTH} (the YAML parser's own limit)"
+            raise InputError(f"nested more than {bound} levels deep", file=name,
+                             line=yaml_error(exc, name, line_at).line) from None
         raise yaml_error(exc, name, line_at) from None
     except UnicodeError as exc:  # a str holding lone surrogates cannot be UTF-8 encoded
         raise InputError(f"not UTF-8 text ({getattr(exc, 'reason', exc)})",
