@@ -106,6 +106,11 @@ class VerifyReport:
         else:
             known.count += 1
 
+    def group_of(self, service: ServiceKey, source: Outcome, target: Outcome,
+                 aspects: tuple[str, ...]) -> Difference:
+        """The listed difference of a group (after :meth:`add_request` listed it)."""
+        return self._groups[(service, source.rule, target.rule, aspects)]
+
     def to_json(self) -> dict[str, Any]:
         return {"equivalent": self.equivalent, "services_checked": self.services_checked,
                 "requests_evaluated": self.requests_evaluated,
@@ -195,20 +200,29 @@ def _check(key: ServiceKey, run: _Run, report: VerifyReport, limit: int | None,
     # the evaluators hand out the same Outcome objects for requests decided alike, so the
     # comparison is remembered per pair of objects (kept alive here, so ids stay unique)
     seen: dict[tuple[int, int], tuple[Outcome, Outcome, tuple[str, ...], bool]] = {}
+    groups: dict[tuple[str | None, str | None, tuple[str, ...]], Difference] = {}
+    evaluated = 0
     for request, src, tgt in islice(run.evaluated(key), limit):
-        report.requests_evaluated += 1
+        evaluated += 1
         known = seen.get((id(src), id(tgt)))
         if known is None:
-            aspects = () if _same(src, tgt) else _aspects(src, tgt)
+            aspects = _aspects(src, tgt)
             explained = bool(aspects) and covered is not None and covered(key, aspects)
             known = seen[(id(src), id(tgt))] = (src, tgt, aspects, explained)
         if not known[2]:
             continue
         if known[3]:
             report.explained += 1
-        else:
+            continue
+        found = True
+        group = (src.rule, tgt.rule, known[2])  # the port is fixed: the rest of the group
+        listed = groups.get(group)
+        if listed is None:
             report.add_request(key, request, src, tgt, known[2])
-            found = True
+            groups[group] = report.group_of(key, src, tgt, known[2])
+        else:
+            listed.count += 1
+    report.requests_evaluated += evaluated
     return found
 
 
@@ -318,15 +332,6 @@ def _aspects(a: Outcome, b: Outcome) -> tuple[str, ...]:
               ("host", a.host == b.host), ("redirect", a.redirect == b.redirect),
               ("timeout", a.timeout == b.timeout), ("retry", a.retry == b.retry))
     return tuple(name for name, same in checks if not same)
-
-
-def _same(a: Outcome, b: Outcome) -> bool:
-    """A fast sufficient test for "no aspect differs" (field by field, ignoring the rule
-    label); :func:`differences` decides the rest."""
-    return (a.status == b.status and a.backends == b.backends and a.path == b.path
-            and a.host == b.host and a.request_headers == b.request_headers
-            and a.response_headers == b.response_headers and a.redirect == b.redirect
-            and a.timeout == b.timeout and a.retry == b.retry and a.mirrors == b.mirrors)
 
 
 def missing_services(model: RoutingModel,

@@ -39,12 +39,12 @@ from meshmigrate.model import (
     RouteTable,
     Rule,
     ServiceRef,
+    StringMatch,
 )
 from meshmigrate.semantics.atoms import Atoms, HeaderAtom, PathAtom, QueryAtom
 from meshmigrate.semantics.outcome import Outcome, Request, ServiceKey
 from meshmigrate.semantics.source import (
     header_value,
-    method_matches,
     path_atom,
     path_matches,
     rule_label,
@@ -224,15 +224,39 @@ def evaluated(service: ServiceKey, atoms: Atoms, namespaces: Sequence[str],
             yield from _one_class(service, samples, shapes, namespace, evaluate, readers)
 
 
+#: What a source match block tests besides its path, as the source evaluator reads it
+#: (:func:`_rest_applies`): methods, whether they are negated, headers, query parameters.
+Rest = tuple[frozenset[str] | None, bool, tuple[StringMatch, ...], tuple[StringMatch, ...]]
+
+
+def _rest(match: Match) -> Rest:
+    """A source block's :data:`Rest` (its origin and path are not part of it, so equal
+    conditions of different rules and Services share cached variants)."""
+    return (match.methods, match.negated_methods, match.headers, match.query)
+
+
+#: Cached variants by what decides them (hosts, gRPC, the blocks that apply, each as a
+#: token), shared by every Service port; tokens number the distinct block conditions.
+_TOKENS: dict[tuple[Any, ...], int] = {}
+_BUILT: dict[tuple[Any, ...], tuple[Request, ...]] = {}
+
+
 class _Narrowing:
     """The variants of each path class of one Service port, from the blocks that can apply
-    on it (classes with the same blocks share them)."""
+    on it (classes with the same blocks share them, on this port and on every other)."""
 
     def __init__(self, atoms: Atoms, blocks: Sequence[Block]) -> None:
         self.atoms = atoms
         self.blocks = blocks
         self.paths = [block.paths for block, _ in blocks]
         self.done: dict[tuple[int, ...], tuple[Request, ...]] = {}
+        if len(_TOKENS) > 16 * _CACHE:  # bounded memory: start over (tokens with them)
+            _TOKENS.clear()
+            _BUILT.clear()
+        self.tokens = [_TOKENS.setdefault(key, len(_TOKENS)) for key in (
+            (block.headers, block.queries, block.methods, block.grpc,
+             None if match is None else _rest(match)) for block, match in blocks)]
+        self.head = (atoms.grpc, atoms.hosts)
 
     def variants(self, true: frozenset[PathAtom]) -> tuple[Request, ...]:
         """For a path class on which the path conditions ``true`` hold."""
@@ -240,7 +264,11 @@ class _Narrowing:
                         if not paths or not paths.isdisjoint(true))
         found = self.done.get(applies)
         if found is None:
-            found = self.done[applies] = self._build([self.blocks[i] for i in applies])
+            key = (self.head, tuple(sorted({self.tokens[i] for i in applies})))
+            found = _BUILT.get(key)
+            if found is None:
+                found = _BUILT[key] = self._build([self.blocks[i] for i in applies])
+            self.done[applies] = found
         return found
 
     def _build(self, blocks: list[Block]) -> tuple[Request, ...]:
@@ -256,11 +284,11 @@ class _Narrowing:
         found = Atoms(headers=frozenset(headers), queries=frozenset(queries),
                       methods=frozenset(methods), grpc=grpc,
                       hosts=self.atoms.hosts)  # route hostnames are not per match
-        return _distinct(found, frozenset(m for _, m in blocks if m is not None))
+        return _distinct(found, frozenset(_rest(m) for _, m in blocks if m is not None))
 
 
 @lru_cache(maxsize=4 * _CACHE)
-def _distinct(atoms: Atoms, source: frozenset[Match]) -> tuple[Request, ...]:
+def _distinct(atoms: Atoms, source: frozenset[Rest]) -> tuple[Request, ...]:
     """The variants of ``atoms``, one per distinct reading: the truth of every method,
     header, query and host condition (the source's blocks as the source evaluator reads
     them) and the presence of every header and query parameter named. Two variants read
@@ -273,7 +301,7 @@ def _distinct(atoms: Atoms, source: frozenset[Match]) -> tuple[Request, ...]:
     return tuple(kept.values())
 
 
-def _reading(shape: Request, atoms: Atoms, source: Sequence[Match]) -> tuple[bool, ...]:
+def _reading(shape: Request, atoms: Atoms, source: Sequence[Rest]) -> tuple[bool, ...]:
     bits = [shape.method == method for method in sorted(atoms.methods)]
     for atom in sorted(atoms.headers):
         bits += (shape.header(atom.name) is not None, atom.matches(shape.header(atom.name)))
@@ -282,16 +310,18 @@ def _reading(shape: Request, atoms: Atoms, source: Sequence[Match]) -> tuple[boo
         bits += (value is not None, query.matches(value))
     bits += [shape.header("host") == host for host in sorted(atoms.hosts)]
     bits.append(shape.header("host") is not None)
-    bits += [_rest_applies(match, shape) for match in source]
+    bits += [_rest_applies(rest, shape) for rest in source]
     return tuple(bits)
 
 
-def _rest_applies(match: Match, request: Request) -> bool:
+def _rest_applies(rest: Rest, request: Request) -> bool:
     """A source block's method, header and query conditions, read by the source evaluator
-    (its path condition is the class's; port, scheme and namespace are fixed per port)."""
-    return (method_matches(match, request.method)
-            and all(string_matches(h, header_value(request, h.name)) for h in match.headers)
-            and all(string_matches(q, request.query_param(q.name)) for q in match.query))
+    (:func:`~meshmigrate.semantics.source.method_matches`; its path condition is the
+    class's; port, scheme and namespace are fixed per port)."""
+    methods, negated, headers, query = rest
+    return ((methods is None or (request.method in methods) != negated)
+            and all(string_matches(h, header_value(request, h.name)) for h in headers)
+            and all(string_matches(q, request.query_param(q.name)) for q in query))
 
 
 def _one_class(service: ServiceKey, samples: tuple[str, ...], shapes: tuple[Request, ...],
