@@ -21,11 +21,12 @@ from meshmigrate.linkerd_annotations import read_policy
 from meshmigrate.model import Provenance, RouteTable, RoutingModel, ServiceInfo, ServiceRef
 from meshmigrate.semantics.gateway import GatewayEvaluator
 from meshmigrate.semantics.outcome import Outcome, Request, Retry, ServiceKey, differences
-from meshmigrate.semantics.source import SourceEvaluator, rule_label, service_atoms
+from meshmigrate.semantics.source import SourceEvaluator, rule_label
 from meshmigrate.targets import Profile
 from meshmigrate.verify_cells import (
     PathReaders,
     evaluated,
+    source_atoms,
     source_match_atoms,
     source_path_conditions,
     source_path_readers,
@@ -201,13 +202,16 @@ def _check(key: ServiceKey, run: _Run, report: VerifyReport, limit: int | None,
     # comparison is remembered per pair of objects (kept alive here, so ids stay unique)
     seen: dict[tuple[int, int], tuple[Outcome, Outcome, tuple[str, ...], bool]] = {}
     groups: dict[tuple[str | None, str | None, tuple[str, ...]], Difference] = {}
+    covers: dict[tuple[str, ...], bool] = {}  # ``covered`` for this port, by aspects
     evaluated = 0
     for request, src, tgt in islice(run.evaluated(key), limit):
         evaluated += 1
         known = seen.get((id(src), id(tgt)))
         if known is None:
             aspects = _aspects(src, tgt)
-            explained = bool(aspects) and covered is not None and covered(key, aspects)
+            explained = bool(aspects) and covered is not None and (
+                covers[aspects] if aspects in covers
+                else covers.setdefault(aspects, covered(key, aspects)))
             known = seen[(id(src), id(tgt))] = (src, tgt, aspects, explained)
         if not known[2]:
             continue
@@ -242,9 +246,10 @@ class _Run:
         """Witness requests for ``key`` with both outcomes, from each relevant client
         namespace, the Service's own namespace first."""
         tables = self.source.tables_for(key)
-        atoms = service_atoms(tables) | self.target.evaluator.atoms(key)
+        blocks = source_match_atoms(tables)
+        atoms = source_atoms(tables, blocks) | self.target.evaluator.atoms(key)
         readers = PathReaders(source_path_readers(tables), self.target_readers)
-        matches = [*source_match_atoms(tables),
+        matches = [*blocks,
                    *((block, None) for block in self.target.evaluator.match_atoms(key))]
         return evaluated(key, atoms, self.namespaces(key), self.evaluate, readers,
                          source_paths=source_path_conditions(tables), matches=matches,

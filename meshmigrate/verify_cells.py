@@ -53,7 +53,7 @@ from meshmigrate.semantics.source import (
 )
 from meshmigrate.semantics.witness import path_sample_masks, witnesses
 
-__all__ = ["PathReaders", "evaluated", "path_classes", "source_match_atoms",
+__all__ = ["PathReaders", "evaluated", "path_classes", "source_atoms", "source_match_atoms",
            "source_path_conditions", "variants"]
 
 #: A stand-in Service for cached request shapes (replaced per Service port).
@@ -354,13 +354,38 @@ def _exhaustive(service: ServiceKey, atoms: Atoms, namespaces: Sequence[str],
 def source_match_atoms(tables: Iterable[RouteTable]) -> list[Block]:
     """Each match block of the source tables as its own atoms, with the block itself (for
     :func:`evaluated`)."""
-    return [(_block_atoms(match, table.protocol), match)
+    return [(_block_atoms(match.path, match.methods, match.headers, match.query,
+                          table.protocol), match)
             for table in tables for rule in table.rules for match in rule.matches]
 
 
+def source_atoms(tables: Sequence[RouteTable], blocks: Sequence[Block]) -> Atoms:
+    """The tables' atoms (:func:`~meshmigrate.semantics.source.service_atoms`) from their
+    blocks' (:func:`source_match_atoms`): the union of every block's, with ``grpc`` for a
+    gRPC table even when it has no match."""
+    paths: set[PathAtom] = set()
+    headers: set[HeaderAtom] = set()
+    queries: set[QueryAtom] = set()
+    methods: set[str] = set()
+    hosts: set[str] = set()
+    for atoms, _ in blocks:
+        paths |= atoms.paths
+        headers |= atoms.headers
+        queries |= atoms.queries
+        methods |= atoms.methods
+        hosts |= atoms.hosts
+    return Atoms(frozenset(paths), frozenset(headers), frozenset(queries), frozenset(methods),
+                 frozenset(hosts), any(t.protocol is Protocol.GRPC for t in tables))
+
+
 @lru_cache(maxsize=4 * _CACHE)
-def _block_atoms(match: Match, protocol: Protocol) -> Atoms:
-    """One source match block's atoms, as the source evaluator states them."""
+def _block_atoms(path: PathMatch | None, methods: frozenset[str] | None,
+                 headers: tuple[StringMatch, ...], query: tuple[StringMatch, ...],
+                 protocol: Protocol) -> Atoms:
+    """One source match block's atoms, as the source evaluator states them (keyed by the
+    conditions atoms are made of, not by the block, so equal conditions of different rules
+    and Services share them)."""
+    match = Match(path=path, methods=methods, headers=headers, query=query)
     return service_atoms([RouteTable(ServiceRef("", ""), (Rule(matches=(match,)),),
                                      protocol=protocol)])
 

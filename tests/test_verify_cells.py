@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import io
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -222,3 +223,26 @@ def test_classes_are_the_samples_grouped_by_every_reading(extra: frozenset[PathA
         expected = tuple((frozenset(atom for (atom, _), true in zip(readers, key, strict=True)
                                     if true), tuple(group)) for key, group in found.items())
         assert _classes(paths, False, source) == expected
+
+
+@pytest.mark.parametrize("path", cases(), ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_source_atoms_from_blocks_are_the_tables_atoms(path: Any) -> None:
+    """The driver derives a port's source atoms from its blocks' (cached by their
+    conditions); they are what service_atoms states for the tables, on every golden case."""
+    from meshmigrate.semantics.source import service_atoms
+    from meshmigrate.verify_cells import source_atoms, source_match_atoms
+
+    case = yaml.safe_load(path.read_text())
+    try:
+        model, _ = convert_text(case["input"], options_from(case.get("args") or []))
+    except Exception:  # the bad-input cases: no model
+        return
+    by_service: dict[Any, list[Any]] = {}
+    for table in model.tables:
+        by_service.setdefault(table.service, []).append(table)
+    for tables in [*by_service.values(), model.tables]:
+        blocks = source_match_atoms(tables)
+        assert source_atoms(tables, blocks) == service_atoms(tables)
+        assert [atoms for atoms, _ in blocks] == [
+            service_atoms([replace(table, rules=(replace(rule, matches=(match,)),))])
+            for table in tables for rule in table.rules for match in rule.matches]
