@@ -49,7 +49,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from types import MappingProxyType
 from typing import Any, NamedTuple, Protocol
 
@@ -214,6 +214,10 @@ class _Match:
     needs_headers: bool = field(init=False, compare=False)
     # (name, value) of each header condition when all are Exact on headers other than host
     exact_headers: tuple[tuple[str, str], ...] | None = field(init=False, compare=False)
+    # where a compiled view indexes the path condition (see _HttpPlan): _EXACT and the
+    # value, _ALWAYS, _PREFIX and (first segment, stem, stem + "/"), or _REGEX and
+    # (literal head, pattern)
+    slot: tuple[Any, ...] = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "order", tuple(-r for r in self.rank))
@@ -224,6 +228,7 @@ class _Match:
         exact = all(c.kind == "Exact" and name != "host" for name, c in self.headers)
         object.__setattr__(self, "exact_headers", tuple(
             (name, c.value) for name, c in self.headers) if exact else None)
+        object.__setattr__(self, "slot", _slot(self.path))
 
     def test(self, request: Request) -> bool:
         return (
@@ -232,6 +237,46 @@ class _Match:
             and all(cond.test(_header_value(request, name)) for name, cond in self.headers)
             and all(cond.test(request.query_param(name)) for name, cond in self.queries)
         )
+
+    def passes(self, request: Request) -> bool:
+        """The method, header and query conditions of :meth:`test` (a compiled view has
+        tested the path); an absent header satisfies no header condition."""
+        if self.method is not None and request.method != self.method:
+            return False
+        if self.headers:
+            headers = request.headers
+            if self.needs_headers and not headers:
+                return False
+            values = _match_headers(headers)
+            exact = self.exact_headers
+            if exact is not None:  # _Cond.test of an Exact: the value, and not None
+                for name, value in exact:
+                    if values.get(name) != value:
+                        return False
+            else:
+                for name, cond in self.headers:
+                    if not cond.test(request.host if name == "host" else values.get(name)):
+                        return False
+        if self.queries:
+            for name, cond in self.queries:
+                if not cond.test(request.query_param(name)):
+                    return False
+        return True
+
+
+_EXACT, _ALWAYS, _PREFIX, _REGEX = range(4)  # kinds of _Match.slot
+
+
+def _slot(cond: _Cond) -> tuple[Any, ...]:
+    """Where a compiled view indexes a path condition (see :attr:`_Match.slot`)."""
+    if cond.pattern is not None:
+        return _REGEX, literal_head(cond.value), cond.pattern
+    if cond.kind != "PathPrefix":
+        return _EXACT, cond.value
+    stem = cond.value.rstrip("/")
+    if not stem:
+        return (_ALWAYS,)
+    return _PREFIX, _first_segment(stem), stem, stem + "/"
 
 
 def _header_value(request: Request, name: str) -> str | None:
@@ -437,17 +482,37 @@ class _BackendRef:
     problem: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
 class _Rule:
-    route: _RouteId
-    index: int
-    label: str
-    matches: tuple[_Match, ...]
-    filters: tuple[_Filter, ...]
-    backends: tuple[_BackendRef, ...]
-    timeout: str | None = None
-    retry: Retry | None = None
-    notes: tuple[str, ...] = ()
+    """One valid rule of a route. ``direct``: the backends when the rule has no filters and
+    every backendRef is valid and filter-less (the common case a compiled view handles
+    directly), else None; ``weight``: their total. (A plain class: one is made per rule.)"""
+
+    __slots__ = ("backends", "direct", "filters", "index", "label", "matches", "notes",
+                 "retry", "route", "timeout", "weight")
+
+    def __init__(self, route: _RouteId, index: int, label: str, matches: tuple[_Match, ...],
+                 filters: tuple[_Filter, ...], backends: tuple[_BackendRef, ...],
+                 timeout: str | None = None, retry: Retry | None = None,
+                 notes: tuple[str, ...] = ()) -> None:
+        self.route = route
+        self.index = index
+        self.label = label
+        self.matches = matches
+        self.filters = filters
+        self.backends = backends
+        self.timeout = timeout
+        self.retry = retry
+        self.notes = notes
+        direct: list[Backend] | None = None if filters else []
+        weight = 0
+        for ref in backends:
+            if direct is None or ref.backend is None or ref.filters:
+                direct = None
+                break
+            direct.append(ref.backend)
+            weight += ref.backend.weight
+        self.direct = None if direct is None else tuple(direct)
+        self.weight = weight
 
 
 class _Candidate(NamedTuple):
@@ -461,12 +526,18 @@ class _Candidate(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class _View:
-    """The routes that apply to one client view of one Service port, precedence-sorted."""
+    """The routes that apply to one client view of one Service port."""
 
     kind: str
     rules: tuple[_Rule, ...]
-    candidates: tuple[_Candidate, ...]
     notes: tuple[str, ...] = ()
+
+    def candidates(self) -> list[_Candidate]:
+        """Every match of the rules, precedence-sorted (see :func:`_candidate_key`)."""
+        found = [_Candidate(_candidate_key(rule, i, match), rule, match)
+                 for rule in self.rules for i, match in enumerate(rule.matches)]
+        found.sort(key=_KEY)  # keys are unique: (route, rule index, match index)
+        return found
 
 
 # --------------------------------------------------------------------------- small readers
@@ -918,19 +989,19 @@ def _candidate_key(rule: _Rule, match_index: int, match: _Match) -> tuple[Any, .
 
 
 def _build_view(rules: Sequence[_Rule]) -> _View:
+    """The view of these rules (unique by route kind, route and index): the route kind that
+    wins on the port (GEP-1294) and its rules, the others noted."""
+    kind = rules[0].route.kind
+    for rule in rules:
+        if rule.route.kind != kind:
+            break
+    else:  # the usual case: no route-kind conflict
+        return _View(kind, tuple(rules))
     kinds = {rule.route.kind for rule in rules}
-    notes: tuple[str, ...] = ()
-    if len(kinds) == 1:  # the usual case: no route-kind conflict
-        kind, chosen = next(iter(kinds)), tuple(rules)
-    else:
-        kind = next(k for k in ROUTE_KIND_PRIORITY if k in kinds)
-        notes = tuple(sorted({f"{r.route.kind} {r.route.label} ignored: {kind} wins on this "
-                              "Service port (GEP-1294)" for r in rules if r.route.kind != kind}))
-        chosen = tuple(rule for rule in rules if rule.route.kind == kind)
-    candidates = [_Candidate((match.order, rule.route._order, rule.index, i), rule, match)
-                  for rule in chosen for i, match in enumerate(rule.matches)]  # _candidate_key
-    candidates.sort(key=_KEY)  # keys are unique: (route, rule index, match index)
-    return _View(kind, chosen, tuple(candidates), notes)
+    kind = next(k for k in ROUTE_KIND_PRIORITY if k in kinds)
+    notes = tuple(sorted({f"{r.route.kind} {r.route.label} ignored: {kind} wins on this "
+                          "Service port (GEP-1294)" for r in rules if r.route.kind != kind}))
+    return _View(kind, tuple(rule for rule in rules if rule.route.kind == kind), notes)
 
 
 _KEY = attrgetter("key")
@@ -971,7 +1042,10 @@ class GatewayEvaluator:
         # compiled views, a bounded cache (verify asks for one Service port at a time)
         self._plans: OrderedDict[tuple[ServiceKey, _ViewKey], _Plan] = OrderedDict()
         self._clients: OrderedDict[tuple[ServiceKey, str], _Plan] = OrderedDict()  # by client ns
-        self._last: tuple[ServiceKey, str, _Plan] | None = None
+        # the last plan asked for (requests come Service by Service) and its client
+        self._last_service: ServiceKey | None = None
+        self._last_client = ""
+        self._last_plan: _Plan = _NO_ROUTES
         self._memo = Memo()  # what the current plan worked out (see _HttpPlan.evaluate)
         self._last_entries: tuple[ServiceKey, list[tuple[_ViewKey, _Rule]]] | None = None
         parser = _Parser(self._services, strict_backends, regex_rank, self.problems)
@@ -1061,10 +1135,9 @@ class GatewayEvaluator:
 
     def evaluate(self, request: Request) -> Outcome:
         """The Outcome of ``request`` under the Gateway API spec (see module docstring)."""
-        last = self._last  # the common case, inline: the same client of the same port
-        if last is not None and last[0] is request.service and \
-                last[1] == request.client_namespace:
-            return last[2].evaluate(request, self._memo)
+        if request.service is self._last_service and \
+                request.client_namespace == self._last_client:  # the common case, inline
+            return self._last_plan.evaluate(request, self._memo)
         return self._plan(request.service, request.client_namespace).evaluate(
             request, self._memo)
 
@@ -1077,9 +1150,9 @@ class GatewayEvaluator:
             return _straight(request, ())
         if view.kind in _L4_KINDS:
             return _forward_l4(request, view)
-        for candidate in view.candidates:
+        for candidate in view.candidates():
             if candidate.match.test(request):
-                return _forward(request, candidate, view.notes)
+                return _forward(request, candidate.rule, candidate.match, view.notes)
         # "When no rules matching a request have been successfully attached to the parent a
         # request is coming from, a HTTP 404 status code MUST be returned."
         return Outcome(status=404, notes=view.notes)
@@ -1105,8 +1178,8 @@ class GatewayEvaluator:
         """The routes of one client view (see :meth:`_view_key`), precedence-sorted."""
         unique = {(r.route.kind, r.route.label, r.index): r
                   for v, r in self._entries(service) if v == key}
-        rules = [unique[k] for k in sorted(unique)]
-        return _build_view(rules) if rules else None
+        # (their order does not matter: a view's candidates are sorted by unique keys)
+        return _build_view(list(unique.values())) if unique else None
 
     def _view_key(self, service: ServiceKey, client_ns: str) -> _ViewKey:
         """GEP-1294: a client namespace with consumer routes for this Service port uses only
@@ -1116,9 +1189,8 @@ class GatewayEvaluator:
     def _plan(self, service: ServiceKey, client_ns: str) -> _Plan:
         """The compiled view for a client of a Service port; the last one is kept at hand
         (requests come Service by Service), the others in a bounded cache."""
-        last = self._last
-        if last is not None and last[0] is service and last[1] == client_ns:
-            return last[2]
+        if service is self._last_service and client_ns == self._last_client:
+            return self._last_plan
         plan = self._clients.get((service, client_ns))
         if plan is None:
             view = (service, self._view_key(service, client_ns))
@@ -1127,9 +1199,9 @@ class GatewayEvaluator:
                 plan = _compile(service, self._view(service, view[1]))
                 bounded_put(self._plans, view, plan)
             bounded_put(self._clients, (service, client_ns), plan)
-        if last is None or last[2] is not plan:
+        if self._last_plan is not plan:
             self._memo.clear()
-        self._last = (service, client_ns, plan)
+        self._last_service, self._last_client, self._last_plan = service, client_ns, plan
         return plan
 
     def _is_grpc_port(self, service: ServiceKey) -> bool:
@@ -1169,10 +1241,10 @@ def _forward_l4(request: Request, view: _View) -> Outcome:
                    host=straight.host, request_headers=straight.request_headers, notes=notes)
 
 
-def _forward(request: Request, candidate: _Candidate, view_notes: tuple[str, ...]) -> Outcome:
-    """Apply the winning rule: filters, then redirect or backends."""
-    rule = candidate.rule
-    state = _State(request, candidate.match, request.path, request.host, _header_map(request))
+def _forward(request: Request, rule: _Rule, match: _Match,
+             view_notes: tuple[str, ...]) -> Outcome:
+    """Apply the winning rule (``match`` of it won): filters, then redirect or backends."""
+    state = _State(request, match, request.path, request.host, _header_map(request))
     state.notes.extend(view_notes + rule.notes)
     for filt in rule.filters:
         filt.apply(state)
@@ -1277,32 +1349,43 @@ class _L4Plan:
 class _Action:
     """What one rule does with a request, worked out when the view is compiled: ``fixed``
     (the same Outcome for every request: a 500), a forward (``template`` holds every part
-    but the path, host and request headers), or neither (a redirect: the generic
-    :func:`_forward`). (A plain class: one is made per rule of every compiled view.)"""
+    but the path, host and request headers; ``plain`` when the request's path, host and
+    headers go through unchanged), or neither (a redirect: the generic :func:`_forward`).
+    (A plain class: one is made per rule of every compiled view.)"""
 
-    __slots__ = ("edits", "fixed", "host", "paths", "template", "view_notes")
+    __slots__ = ("edits", "fixed", "host", "paths", "plain", "rule", "template",
+                 "view_notes")
 
-    def __init__(self, view_notes: tuple[str, ...], fixed: Outcome | None = None,
+    def __init__(self, rule: _Rule, view_notes: tuple[str, ...], fixed: Outcome | None = None,
                  template: Outcome | None = None, paths: tuple[_PathModifier, ...] = (),
                  host: str | None = None, edits: tuple[_HeaderFilter, ...] = ()) -> None:
+        self.rule = rule
         self.view_notes = view_notes
         self.fixed = fixed
         self.template = template
         self.paths = paths  # URLRewrite path modifiers, in order
         self.host = host  # the Host every request ends up with; None: the request's
         self.edits = edits  # RequestHeaderModifiers, in order
+        self.plain = not paths and host is None and not edits
 
-    def outcome(self, request: Request, candidate: _Candidate) -> Outcome:
-        """The outcome of ``request`` when ``candidate`` (a match of the rule) wins."""
+    def outcome(self, request: Request, match: _Match) -> Outcome:
+        """The outcome of ``request`` when ``match`` (a match of the rule) wins."""
         if self.fixed is not None:
             return self.fixed
         template = self.template
         if template is None:
-            return _forward(request, candidate, self.view_notes)
+            return _forward(request, self.rule, match, self.view_notes)
+        return self.forward(request, match, template)
+
+    def forward(self, request: Request, match: _Match, template: Outcome) -> Outcome:
+        """:meth:`outcome` of a forward (``template`` is :attr:`template`)."""
+        headers, host = _header_items(request.headers)
+        if self.plain:
+            return forwarded(template, request.path, request.service.name if host is None
+                             else host, headers)
         path = request.path
         for modifier in self.paths:
-            path = modifier.rewrite(path, candidate.match)
-        headers, host = _header_items(request.headers)
+            path = modifier.rewrite(path, match)
         if self.edits:
             edited = dict(headers)
             for edit in self.edits:
@@ -1315,32 +1398,30 @@ class _Action:
         return forwarded(template, path, host, headers)
 
 
-def _action(candidate: _Candidate, view_notes: tuple[str, ...]) -> _Action:
-    """Compile the action of a candidate's rule (the same for each of its matches): what
+def _action(rule: _Rule, view_notes: tuple[str, ...]) -> _Action:
+    """Compile the action of a rule (the same for each of its matches): what
     :func:`_forward` does with every request, in its order (rule filters, the invalid
     backends' share, backend filters), the path, host and request headers left out."""
-    rule = candidate.rule
-    if not rule.filters and all(b.backend is not None and not b.filters
-                                for b in rule.backends):  # the common case, directly
-        backends = tuple(b.backend for b in rule.backends if b.backend is not None)
-        if not backends or sum(b.weight for b in backends) == 0:
-            return _Action(view_notes, fixed=template_outcome(
-                500, rule.label, (), (), None, None, (), view_notes + rule.notes))
-        return _Action(view_notes, template=template_outcome(
-            200, rule.label, backends, (), rule.timeout, rule.retry, (),
-            view_notes + rule.notes))
+    direct = rule.direct
+    if direct is not None:  # the common case: no filters, every backend valid
+        notes = view_notes + rule.notes if view_notes else rule.notes
+        if not direct or not rule.weight:
+            return _Action(rule, view_notes, fixed=template_outcome(
+                500, rule.label, (), (), None, None, (), notes))
+        return _Action(rule, view_notes, template=template_outcome(
+            200, rule.label, direct, (), rule.timeout, rule.retry, (), notes))
     valid = [b for b in rule.backends if b.backend is not None]
     backend_filters = _backend_filters(valid)
     filters = rule.filters + (backend_filters or ())
     if any(isinstance(f, _RedirectFilter) for f in filters):
-        return _Action(view_notes)
+        return _Action(rule, view_notes)
     parts = _Fixed([*view_notes, *rule.notes])
     for filt in rule.filters:
         filt.fixed(parts)
     _note_invalid_share(parts.notes, rule.backends)
     if not valid or sum(b.weight for b in valid) == 0:  # a 500 whatever the request
-        return _Action(view_notes, fixed=Outcome(status=500, rule=rule.label,
-                                                 notes=tuple(parts.notes)))
+        return _Action(rule, view_notes, fixed=Outcome(status=500, rule=rule.label,
+                                                       notes=tuple(parts.notes)))
     if backend_filters is None:
         parts.notes.append(_BACKEND_FILTERS_DIFFER)
     else:
@@ -1356,51 +1437,16 @@ def _action(candidate: _Candidate, view_notes: tuple[str, ...]) -> _Action:
             filt.host() if isinstance(filt, _HeaderFilter) else None
         host = rewritten if rewritten is not None else host
     return _Action(
-        view_notes, template=template,
+        rule, view_notes, template=template,
         paths=tuple(f.path for f in filters if isinstance(f, _RewriteFilter) and f.path),
         host=host,
         edits=tuple(f for f in filters if isinstance(f, _HeaderFilter) and not f.response))
 
 
-class _Step:
-    """One candidate of a compiled view: its conditions besides the path, its action.
-    (A plain class: views are compiled often, and this is their most numerous part.)"""
-
-    __slots__ = ("action", "candidate", "needs_headers", "simple")
-
-    def __init__(self, candidate: _Candidate, action: _Action) -> None:
-        self.candidate = candidate
-        self.action = action
-        self.simple = candidate.match.simple  # path only
-        self.needs_headers = candidate.match.needs_headers
-
-    def passes(self, request: Request) -> bool:
-        """The method, header and query conditions (see :meth:`_Match.test`); an absent
-        header satisfies no header condition."""
-        match = self.candidate.match
-        if match.method is not None and request.method != match.method:
-            return False
-        if match.headers:
-            if self.needs_headers and not request.headers:
-                return False
-            values = _match_headers(request.headers)
-            exact = match.exact_headers
-            if exact is not None:  # _Cond.test of an Exact: the value, and not None
-                for name, value in exact:
-                    if values.get(name) != value:
-                        return False
-            else:
-                for name, cond in match.headers:
-                    if not cond.test(request.host if name == "host" else values.get(name)):
-                        return False
-        return not match.queries or all(cond.test(request.query_param(name))
-                                        for name, cond in match.queries)
-
-
-@dataclass(frozen=True, slots=True)
 class _HttpPlan:
     """An HTTPRoute/GRPCRoute view with its path conditions indexed. Positions are indices
-    into ``steps`` (the precedence-sorted candidates):
+    into ``matches`` (the precedence-sorted candidates) and ``actions`` (what the rule of
+    each does):
 
     - ``exact``: Exact paths by value;
     - ``always``: PathPrefix ``/`` (an empty stem: the value without trailing ``/``);
@@ -1409,77 +1455,72 @@ class _HttpPlan:
       positions);
     - ``regexes``: RegularExpression paths, each with the literal text every path it
       matches starts with (to skip most of them without running them).
+
+    (A plain class: one is made per compiled view.)
     """
 
-    steps: tuple[_Step, ...]
-    exact: Mapping[str, tuple[int, ...]]
-    always: tuple[int, ...]
-    prefixes: Mapping[str, tuple[tuple[str, str, tuple[int, ...]], ...]]
-    regexes: tuple[tuple[int, str, re.Pattern[str]], ...]
-    not_found: Outcome
+    __slots__ = ("actions", "always", "exact", "matches", "not_found", "prefixes", "regexes")
+
+    def __init__(self, matches: tuple[_Match, ...], actions: tuple[_Action, ...],
+                 exact: dict[str, tuple[int, ...]], always: tuple[int, ...],
+                 prefixes: dict[str, tuple[tuple[str, str, tuple[int, ...]], ...]],
+                 regexes: tuple[tuple[int, str, re.Pattern[str]], ...],
+                 not_found: Outcome) -> None:
+        self.matches = matches
+        self.actions = actions
+        self.exact = exact
+        self.always = always
+        self.prefixes = prefixes
+        self.regexes = regexes
+        self.not_found = not_found
 
     def evaluate(self, request: Request, memo: Memo) -> Outcome:
-        """The winner's outcome (see :meth:`winner`, inline here). A forward depends on
-        the request only through its path and headers (the Service is the plan's), so
-        ``memo`` keeps those of the current plan: witness requests often differ only in
-        method or query."""
+        """The outcome of the first candidate (in precedence order) whose match the request
+        satisfies. A forward depends on the request only through its path and headers (the
+        Service is the plan's), so ``memo`` keeps those of the current plan: witness
+        requests often differ only in method or query."""
         path = request.path
         positions = memo.paths.get(path)
         if positions is None:
-            positions = self._selected(path, memo.paths)
-        steps = self.steps
+            positions = memo_put(memo.paths, path, self.selected(path))
+        matches = self.matches
         for pos in positions:
-            step = steps[pos]
-            if step.simple or step.passes(request):
+            match = matches[pos]
+            if match.simple or match.passes(request):
                 break
         else:
             return self.not_found
-        action = step.action
-        if action.template is None:
-            return action.outcome(request, step.candidate)
-        headers = request.headers
-        key = (pos, path, headers)
+        action = self.actions[pos]
+        template = action.template
+        if template is None:
+            return action.outcome(request, match)
+        key = (pos, path, request.headers)
         outcomes = memo.outcomes
         found = outcomes.get(key)
         if found is None:
-            found = memo_put(outcomes, key, action.outcome(request, step.candidate))
+            found = memo_put(outcomes, key, action.forward(request, match, template))
         return found
-
-    def _selected(self, path: str, paths: dict[str, tuple[int, ...]]) -> tuple[int, ...]:
-        """:meth:`selected`, remembered in ``paths``."""
-        return memo_put(paths, path, self.selected(path))
-
-    def winner(self, request: Request, paths: dict[str, tuple[int, ...]]) -> int:
-        """The position of the first candidate (in precedence order) whose match the
-        request satisfies; -1 for none. ``paths`` remembers :meth:`selected`."""
-        path = request.path
-        positions = paths.get(path)
-        if positions is None:
-            positions = self._selected(path, paths)
-        steps = self.steps
-        for pos in positions:
-            step = steps[pos]
-            if step.simple or step.passes(request):
-                return pos
-        return -1
 
     def selected(self, path: str) -> tuple[int, ...]:
         """The positions whose path condition ``path`` satisfies, in order, up to the first
         one with no other condition (nothing after it can win)."""
-        found = [*self.exact.get(path, ()), *self.always]
+        found = self.exact.get(path, ())
+        if self.always:
+            found += self.always
         for stem, slashed, positions in self.prefixes.get(_first_segment(path), ()):
             if path.startswith(slashed) or path == stem:
                 found += positions
         for pos, head, pattern in self.regexes:
             # Full match: Envoy-based meshes use RE2 full match (see _Cond.test)
             if path.startswith(head) and pattern.fullmatch(path) is not None:
-                found.append(pos)
-        found.sort()
-        steps = self.steps
+                found += (pos,)
+        if len(found) > 1:
+            found = tuple(sorted(found))
+        matches = self.matches
         for end, pos in enumerate(found):
-            if steps[pos].simple:
-                return tuple(found[:end + 1])
-        return tuple(found)
+            if matches[pos].simple:
+                return found[:end + 1]
+        return found
 
 
 def _first_segment(path: str) -> str:
@@ -1488,42 +1529,50 @@ def _first_segment(path: str) -> str:
     return path if end < 0 else path[:end]
 
 
-
-
+_NO_ROUTES = _NoRoutes()
 
 
 def _compile(service: ServiceKey, view: _View | None) -> _Plan:
     """Compile a view of ``service`` (see :class:`_HttpPlan`)."""
     if view is None:
-        return _NoRoutes()
+        return _NO_ROUTES
     if view.kind in _L4_KINDS:
         return _L4Plan(view)
-    exact: dict[str, list[int]] = defaultdict(list)
-    prefixes: dict[str, list[int]] = defaultdict(list)
-    always: list[int] = []
+    notes = view.notes
+    order: list[tuple[Any, ...]] = []
+    for rule in view.rules:
+        action = _action(rule, notes)
+        route, index = rule.route._order, rule.index
+        for i, match in enumerate(rule.matches):  # the key of _candidate_key, unique
+            order.append((match.order, route, index, i, match, action))
+    order.sort(key=_PRECEDENCE)
+    exact: dict[str, tuple[int, ...]] = {}
+    stems: dict[str, tuple[tuple[Any, ...], list[int]]] = {}  # PathPrefix slots by stem
+    always: tuple[int, ...] = ()
     regexes: list[tuple[int, str, re.Pattern[str]]] = []
-    steps: list[_Step] = []
-    actions: dict[int, _Action] = {}  # by id() of the rule
-    for pos, candidate in enumerate(view.candidates):
-        cond = candidate.match.path
-        if cond.pattern is not None:
-            regexes.append((pos, literal_head(cond.value), cond.pattern))
-        elif cond.kind == "PathPrefix":
-            stem = cond.value.rstrip("/")
-            (prefixes[stem] if stem else always).append(pos)
+    for pos, entry in enumerate(order):
+        slot = entry[4].slot
+        kind = slot[0]
+        if kind == _EXACT:
+            exact[slot[1]] = (*exact.get(slot[1], ()), pos)
+        elif kind == _ALWAYS:
+            always += (pos,)
+        elif kind == _PREFIX:
+            listed = stems.get(slot[2])
+            if listed is None:
+                stems[slot[2]] = (slot, [pos])
+            else:
+                listed[1].append(pos)
         else:
-            exact[cond.value].append(pos)
-        action = actions.get(id(candidate.rule))
-        if action is None:
-            action = actions[id(candidate.rule)] = _action(candidate, view.notes)
-        steps.append(_Step(candidate, action))
-    by_segment: dict[str, list[tuple[str, str, tuple[int, ...]]]] = defaultdict(list)
-    for stem, found in prefixes.items():
-        by_segment[_first_segment(stem)].append((stem, stem + "/", tuple(found)))
-    return _HttpPlan(
-        tuple(steps), {value: tuple(found) for value, found in exact.items()}, tuple(always),
-        {segment: tuple(found) for segment, found in by_segment.items()},
-        tuple(regexes), Outcome(status=404, notes=view.notes))
+            regexes.append((pos, slot[1], slot[2]))
+    prefixes: dict[str, tuple[tuple[str, str, tuple[int, ...]], ...]] = {}
+    for (_, segment, stem, slashed), found in stems.values():
+        prefixes[segment] = (*prefixes.get(segment, ()), (stem, slashed, tuple(found)))
+    return _HttpPlan(tuple([entry[4] for entry in order]), tuple([entry[5] for entry in order]),
+                     exact, always, prefixes, tuple(regexes), Outcome(status=404, notes=notes))
+
+
+_PRECEDENCE = itemgetter(0, 1, 2, 3)
 
 
 @lru_cache(maxsize=1024)
