@@ -31,12 +31,12 @@ from __future__ import annotations
 
 import re
 import sys
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from functools import lru_cache
+from functools import lru_cache, partial
 from itertools import compress
-from operator import attrgetter, itemgetter, methodcaller
+from operator import attrgetter, methodcaller
 from typing import Any, NamedTuple
 
 import interegular
@@ -607,17 +607,22 @@ def _literal_test(text: str, tail: str) -> Callable[[str], object]:
     return lambda sample: sample == text or sample.startswith(below)
 
 
-def _run(samples: Sequence[str], text: str) -> int:
-    """Bitmask of the (sorted) samples that start with ``text``: one contiguous run."""
-    low = bisect_left(samples, text)
+def _span(samples: Sequence[str], text: str) -> tuple[int, int]:
+    """The index range of the (sorted) samples that start with ``text``: one contiguous run."""
     if not text:
-        return (1 << len(samples)) - 1
+        return 0, len(samples)
+    low = bisect_left(samples, text)
     if ord(text[-1]) < sys.maxunicode:  # the first string past the run
-        high = bisect_left(samples, text[:-1] + chr(ord(text[-1]) + 1), low)
-    else:
-        high = low
-        while high < len(samples) and samples[high].startswith(text):
-            high += 1
+        return low, bisect_left(samples, text[:-1] + chr(ord(text[-1]) + 1), low)
+    high = low
+    while high < len(samples) and samples[high].startswith(text):
+        high += 1
+    return low, high
+
+
+def _run(samples: Sequence[str], text: str) -> int:
+    """Bitmask of the (sorted) samples that start with ``text``."""
+    low, high = _span(samples, text)
     return (1 << high) - (1 << low)
 
 
@@ -636,47 +641,147 @@ def _literal_mask(text: str, tail: str, samples: Sequence[str]) -> int:
     return _run(samples, text) & ~exact & ~below  # noslash: one more character, not "/"
 
 
+class _CondInfo(NamedTuple):
+    """What the cover needs of one condition, computed once per condition (they recur
+    across Services: ``/``, ``/.*``, ``/login``, ``/healthz``)."""
+
+    test: Callable[[str], object]  # :func:`_sample_test`
+    mask: Callable[[Sequence[str]], int]  # its bitmask over sorted samples (:func:`_masker`)
+    facts: _Facts
+    family: str | None  # see :func:`_family`
+
+
+#: Length of the head prefix that names a condition's family (:func:`_family`).
+_FAMILY = 3
+
+
+@lru_cache(maxsize=16384)
+def _cond_info(cond: _Cond) -> _CondInfo:
+    facts = _facts(cond)
+    return _CondInfo(_sample_test(cond.regex, cond.ignore_case), _masker(cond, facts), facts,
+                     _family(facts))
+
+
+def _family(facts: _Facts) -> str | None:
+    """The first characters of the condition's lower-cased head, when it has that many:
+    two conditions of different families have heads that are not prefixes of each other,
+    case-folded or not, so :func:`_heads_related` says they are disjoint. None (a family of
+    its own, related to every other) for a short or non-ASCII head."""
+    folded = facts.folded
+    return folded[:_FAMILY] if folded is not None and len(folded) >= _FAMILY else None
+
+
+def _masker(cond: _Cond, facts: _Facts) -> Callable[[Sequence[str]], int]:
+    """The bitmask of the (sorted) samples, none with a line break, that a condition
+    accepts: a case-sensitive literal condition's by bisection (:func:`_literal_masker`),
+    any other's by its test on the run of samples that start with its literal head
+    (:func:`_head`: no other sample can match)."""
+    literal = None if cond.ignore_case else _literal(cond.regex)
+    if literal is not None:
+        return _literal_masker(*literal)
+    return partial(_scan, _sample_test(cond.regex, cond.ignore_case),
+                   "" if cond.ignore_case else facts.head)
+
+
+def _scan(test: Callable[[str], object], head: str, samples: Sequence[str]) -> int:
+    low, high = _span(samples, head)
+    hits = compress(range(low, high), map(test, samples[low:high]))
+    return sum(map((1).__lshift__, hits))
+
+
+def _literal_masker(text: str, tail: str) -> Callable[[Sequence[str]], int]:
+    """:func:`_literal_mask` for one literal condition, its bisection keys computed once:
+    ``text``, the first string past the strings that start with it (``end``), and the same
+    two for ``text + "/"`` (the first string past those is ``text + "0"``)."""
+    if not text or ord(text[-1]) == sys.maxunicode:
+        return partial(_literal_mask, text, tail)
+    end, below, past = text[:-1] + chr(ord(text[-1]) + 1), text + "/", text + "0"
+
+    def exact(samples: Sequence[str]) -> int:
+        at = bisect_left(samples, text)
+        return 1 << at if at < len(samples) and samples[at] == text else 0
+
+    def any_tail(samples: Sequence[str]) -> int:
+        return (1 << bisect_left(samples, end)) - (1 << bisect_left(samples, text))
+
+    def segment(samples: Sequence[str]) -> int:
+        low = bisect_left(samples, below)
+        return exact(samples) | (1 << bisect_left(samples, past, low)) - (1 << low)
+
+    def noslash(samples: Sequence[str]) -> int:
+        low = bisect_left(samples, below)
+        return any_tail(samples) & ~exact(samples) \
+            & ~((1 << bisect_left(samples, past, low)) - (1 << low))
+
+    return {"": exact, "any": any_tail, "segment": segment, "noslash": noslash}[tail]
+
+
+def _partners(infos: Sequence[_CondInfo], masks: Sequence[int]) -> list[list[int]]:
+    """For each condition, the later ones whose pair :meth:`_Cover.ensure_pairs` must visit
+    (in order). The pairs left out do nothing there, now or after samples are added: two
+    conditions of different families (:func:`_family`), each with a sample, none of them
+    shared. (A∖B and B∖A each hold a sample, and A∩B holds none and is empty by
+    :func:`_heads_related`.) Judged family against family, not pair by pair."""
+    families: dict[str | None, list[int]] = {}
+    union: dict[str | None, int] = {}
+    for i, info in enumerate(infos):
+        families.setdefault(info.family, []).append(i)
+        union[info.family] = union.get(info.family, 0) | masks[i]
+    unsampled = {infos[i].family for i, mask in enumerate(masks) if not mask}
+    apart = [family for family in families if family is not None and family not in unsampled]
+    common = sorted(i for family, members in families.items() if family not in apart
+                    for i in members)
+    visits = {family: list(range(len(infos))) for family in families if family not in apart}
+    for family in apart:
+        bits = union[family]
+        visits[family] = sorted([*common, *(i for other in apart if other == family
+                                            or bits & union[other] for i in families[other])])
+    out = []
+    for i, info in enumerate(infos):
+        visit = visits[info.family]
+        out.append(visit[bisect_right(visit, i):])
+    return out
+
+
 class _Cover:
-    """Samples plus, per condition, a bitmask of the samples it accepts (bit ``i``: the
-    ``i``-th sample added)."""
+    """Samples, kept sorted, plus per condition a bitmask of the samples it accepts (bit
+    ``i``: the ``i``-th sample in sorted order)."""
 
     def __init__(self, conds: Sequence[_Cond], domain: str) -> None:
         self.conds = conds
         self.domain = domain
-        self.samples: dict[str, None] = {}
+        self.samples: list[str] = []
+        self.known: set[str] = set()
         self.masks = [0] * len(conds)
-        self.tests = [_sample_test(cond.regex, cond.ignore_case) for cond in conds]
-        self.literals = [None if cond.ignore_case else _literal(cond.regex) for cond in conds]
+        self.infos = [_cond_info(cond) for cond in conds]
         self.in_domain = _fullmatch(domain, False)
 
     def add(self, sample: str | None) -> None:
-        if sample is None or sample in self.samples or self.in_domain(sample) is None:
+        """Add one sample in the domain: a bit inserted at its place in every mask."""
+        if sample is None or sample in self.known or self.in_domain(sample) is None:
             return
-        bit = 1 << len(self.samples)
-        self.samples[sample] = None
+        at = bisect_left(self.samples, sample)
+        self.samples.insert(at, sample)
+        self.known.add(sample)
+        bit = 1 << at
         masks = self.masks
-        for i, test in enumerate(self.tests):
-            if test(sample):
-                masks[i] |= bit
+        for i, info in enumerate(self.infos):
+            mask = masks[i]
+            masks[i] = (mask & (bit - 1)) | ((mask >> at) << (at + 1)) \
+                | (bit if info.test(sample) else 0)
 
-    def add_all(self, samples: Iterable[str]) -> None:
-        """:meth:`add` each new sample in the domain (in sorted order: bits are positions,
-        nothing reads their order). A literal condition's mask is found by bisection
-        (:func:`_literal_mask`), any other condition's by one pass in C."""
-        known = self.samples
-        fresh = sorted(filter(self.in_domain, {*samples}.difference(known)))
+    def add_all(self, samples: Iterable[str], in_domain: bool = False) -> None:
+        """:meth:`add` each new sample in the domain (``in_domain``: the caller checked
+        they are); the masks are computed afresh over all samples."""
+        fresh = {*samples}.difference(self.known)
+        if not in_domain:
+            fresh = set(filter(self.in_domain, fresh))
         if not fresh:
             return
-        base = len(known)
-        known.update(dict.fromkeys(fresh))
-        bits: dict[str, int] = {}
-        masks = self.masks
-        for i, (literal, test) in enumerate(zip(self.literals, self.tests, strict=True)):
-            if literal is not None:
-                masks[i] |= _literal_mask(*literal, fresh) << base
-                continue
-            bits = bits or {sample: 1 << (base + k) for k, sample in enumerate(fresh)}
-            masks[i] |= sum(map(bits.__getitem__, filter(test, fresh)))
+        self.known |= fresh
+        self.samples += fresh
+        self.samples.sort()
+        self.masks[:] = [info.mask(self.samples) for info in self.infos]
 
     def full(self) -> int:
         return (1 << len(self.samples)) - 1
@@ -696,11 +801,13 @@ class _Cover:
         Most regions asked for are empty (disjoint or nested conditions) or hold one string
         that is a sample already (an exact condition's): those are settled here by the same
         string reasoning as :func:`_decided`, without a call that would give None or a
-        sample already there."""
+        sample already there; pairs of conditions that this settles whole, whatever
+        samples come, are not visited (:func:`_partners`)."""
         masks, conds, domain = self.masks, self.conds, self.domain
-        facts, domain_head = [_facts(cond) for cond in conds], _head(domain)
-        for i, fi in enumerate(facts):
-            for j in range(i + 1, len(conds)):
+        facts, domain_head = [info.facts for info in self.infos], _head(domain)
+        for i, later in enumerate(_partners(self.infos, masks)):
+            fi = facts[i]
+            for j in later:
                 fj = facts[j]
                 if not masks[i] & ~masks[j] and not self._settled(i, fi, fj, domain_head):
                     self.add(_region(conds[i], conds[j], "diff", domain))
@@ -721,16 +828,8 @@ class _Cover:
             or not _heads_related(fi, fj)
 
     def sorted_masks(self) -> tuple[tuple[str, ...], list[int]]:
-        """The samples sorted, and each condition's mask over them in that order."""
-        samples = list(self.samples)
-        size = len(samples)
-        if not size:
-            return (), list(self.masks)
-        order = sorted(range(size), key=samples.__getitem__)
-        pick = itemgetter(*order)  # one index: a single character, which join takes too
-        width = f"0{size}b"
-        return (tuple(samples[k] for k in order),
-                [int("".join(pick(format(mask, width)[::-1]))[::-1], 2) for mask in self.masks])
+        """The samples (sorted), and each condition's mask over them."""
+        return tuple(self.samples), list(self.masks)
 
 
 def _covered(conds: Sequence[_Cond], seeds: Iterable[str], domain: str) -> _Cover:
@@ -791,40 +890,64 @@ def path_samples(atoms: Atoms) -> list[str]:
 _ATOM_ORDER = attrgetter("kind", "value", "ignore_case", "anchored")
 
 
+class _PathInfo(NamedTuple):
+    """What :func:`path_sample_masks` needs of one path condition, computed once per
+    condition (they recur across Services)."""
+
+    cond: _Cond
+    seeds: tuple[str, ...]  # its textual variants in the path domain (literal kinds)
+    probed: bool  # a regex whose samples get near misses (:func:`_near_misses`)
+
+
+@lru_cache(maxsize=16384)
+def _path_info(atom: PathAtom, grpc: bool) -> _PathInfo:
+    seeds: list[str] = []
+    if atom.kind != "regex":
+        seeds += _path_variants(atom)
+        seeds += _grpc_variants(atom.value) if grpc else []
+    in_domain = _fullmatch(_PATH_DOMAIN, False)
+    return _PathInfo(_Cond(atom.regex(), atom.ignore_case),
+                     tuple(dict.fromkeys(filter(in_domain, seeds))),
+                     atom.kind == "regex" and not _accepts_every_path(atom))
+
+
 @lru_cache(maxsize=1024)
 def path_sample_masks(atoms: Atoms) -> tuple[tuple[str, ...], Mapping[PathAtom, int]]:
     """:func:`path_samples`, and for each path condition of ``atoms`` the bitmask of the
     samples it accepts (bit ``i``: the ``i``-th sample), as :meth:`PathAtom.matches` says.
 
-    The covering samples were tested against every condition while they were chosen; only
-    the near misses around the regex conditions' samples are tested here. Cached (a
-    bounded number of condition sets); the mapping is shared, do not change it."""
+    The masks are the cover's: each condition tested by bisection or on the run of samples
+    its literal head allows. Cached (a bounded number of condition sets); the mapping is
+    shared, do not change it."""
     ordered = sorted(atoms.paths, key=_ATOM_ORDER)
-    conds = [_Cond(a.regex(), a.ignore_case) for a in ordered]
-    seeds: list[str] = ["/", NOMATCH_PATH]
-    for atom in ordered:
-        if atom.kind != "regex":
-            seeds += _path_variants(atom)
-            seeds += _grpc_variants(atom.value) if atoms.grpc else []
-    cover = _covered(conds, seeds, _PATH_DOMAIN)
-    cover.add_all(sorted(_near_misses(ordered, conds, cover)))
-    samples, masks = cover.sorted_masks()
-    return samples, dict(zip(ordered, masks, strict=True))
+    infos = [_path_info(atom, atoms.grpc) for atom in ordered]
+    cover = _Cover([info.cond for info in infos], _PATH_DOMAIN)
+    cover.add_all({"/", NOMATCH_PATH}.union(*(info.seeds for info in infos)), in_domain=True)
+    cover.ensure_each()
+    cover.ensure_pairs()
+    cover.add_all(_near_misses(infos, cover))
+    return tuple(cover.samples), dict(zip(ordered, cover.masks, strict=True))
 
 
-def _near_misses(ordered: Sequence[PathAtom], conds: Sequence[_Cond], cover: _Cover) -> set[str]:
+@lru_cache(maxsize=65536)
+def _sample_near_misses(sample: str) -> tuple[str, ...]:
+    """:func:`_regex_variants`, cached (samples recur across Services)."""
+    return tuple(_regex_variants(sample))
+
+
+def _near_misses(infos: Sequence[_PathInfo], cover: _Cover) -> set[str]:
     """The variants (:func:`_regex_variants`) of every sample a regex condition accepts,
     the condition's own variants included, that are not covering samples (some may lie
     outside the domain)."""
-    covered = list(cover.samples)  # their bit in cover.masks is their index
+    covered, known = cover.samples, cover.known  # a sample's bit in cover.masks is its index
     extra: set[str] = set()
-    for atom, cond, mask in zip(ordered, conds, cover.masks, strict=True):
-        if atom.kind == "regex" and not _accepts_every_path(atom):
+    for info, mask in zip(infos, cover.masks, strict=True):
+        if info.probed:
             # the variants of every sample it accepts, so far
             hits = list(compress(covered, map(int, bin(mask)[:1:-1])))
-            hits += filter(_fullmatch(cond.regex, cond.ignore_case), extra)
-            extra.update(v for s in hits for v in _regex_variants(s))
-            extra.difference_update(covered)
+            hits += filter(_fullmatch(info.cond.regex, info.cond.ignore_case), extra)
+            extra.update(*map(_sample_near_misses, hits))
+            extra -= known
     return extra
 
 
