@@ -66,7 +66,7 @@ from meshmigrate.semantics.outcome import (
     forwarded,
     template_outcome,
 )
-from meshmigrate.semantics.plans import Memo, bounded_put, literal_head, memo_put
+from meshmigrate.semantics.plans import MEMO_SIZE, Memo, bounded_put, literal_head, memo_put
 
 __all__ = [
     "DEFAULT_SERVICE_PORT",
@@ -620,6 +620,9 @@ class _Parser:
         self.strict = strict
         self.regex_rank = regex_rank
         self.problems = problems
+        self.below = regex_rank is RegexRank.BELOW_PREFIX  # (for _cached_http_match)
+        # backendRefs read alike (see backend()), by (namespace, name, port, weight)
+        self.refs: dict[tuple[str, str, int, int], _BackendRef] = {}
 
     # routes -----------------------------------------------------------------------------
 
@@ -690,10 +693,16 @@ class _Parser:
         """HTTPRouteMatch with CRD defaults: path PathPrefix ``/``, header/query type Exact.
         Meshes repeat their matches (the same path on many routes), so one written with
         plain strings is parsed once (:func:`_http_match_key`)."""
+        if len(raw) == 1:  # the usual shape, a path only: its _http_match_key, directly
+            path = raw.get("path")
+            if path.__class__ is dict and len(path) == 2:
+                kind, value = path.get("type"), path.get("value")
+                if kind and kind.__class__ is str and value.__class__ is str:
+                    return _cached_http_match((kind, value, (), (), None), self.below)
         key = _http_match_key(raw)
         if key is None:
             return _http_match(raw, self.regex_rank)
-        return _cached_http_match(key, self.regex_rank is RegexRank.BELOW_PREFIX)
+        return _cached_http_match(key, self.below)
 
     def grpc_match(self, raw: Mapping[str, Any]) -> _Match:
         """GRPCRouteMatch: the method match becomes a path condition on ``/service/method``
@@ -754,6 +763,25 @@ class _Parser:
 
     def backend(self, ref: Mapping[str, Any], route: _RouteId,
                 matches: tuple[_Match, ...]) -> _BackendRef:
+        """An HTTPBackendRef / BackendRef. One without filters, of the default group and
+        kind, with a string name and namespace and integer port and weight, depends on
+        nothing else: routes repeat those, so they are read once (see :meth:`read_backend`)."""
+        name, port, weight = ref.get("name"), ref.get("port"), ref.get("weight", 1)
+        if name.__class__ is str and port.__class__ is int and weight.__class__ is int \
+                and not ref.get("filters") and ref.get("group") in (None, "") \
+                and ref.get("kind") in (None, "Service"):
+            namespace = ref.get("namespace")
+            if namespace is None or namespace.__class__ is str:
+                key = (namespace or route.namespace, name, port, weight)
+                found = self.refs.get(key)
+                if found is None:
+                    found = self.refs[key] = self.read_backend(ref, route, matches)
+                return found
+        return self.read_backend(ref, route, matches)
+
+    def read_backend(self, ref: Mapping[str, Any], route: _RouteId,
+                     matches: tuple[_Match, ...]) -> _BackendRef:
+        """:meth:`backend`, as written."""
         weight = max(int(ref.get("weight", 1)), 0)  # BackendRef.weight: default 1, min 0
         raw_filters = ref.get("filters")
         filters: tuple[_Filter, ...] = ()
@@ -928,23 +956,26 @@ _GRPC_FILTERS = frozenset({"RequestHeaderModifier", "ResponseHeaderModifier", "R
 def _check_filter_counts(route_kind: str, kinds: Sequence[str]) -> None:
     """CEL on HTTPRouteRule.filters: each filter type at most once except RequestMirror and
     ExtensionRef; RequestRedirect and URLRewrite are exclusive. GRPCRoute has fewer types."""
-    for kind in _SINGLE_USE:
-        if kinds.count(kind) > 1:
-            raise _Invalid(f"{kind} filter cannot be repeated")
-    if "RequestRedirect" in kinds and "URLRewrite" in kinds:
-        raise _Invalid("RequestRedirect and URLRewrite cannot be combined")
+    if len(kinds) > 1:  # (one filter can neither repeat nor combine)
+        for kind in _SINGLE_USE:
+            if kinds.count(kind) > 1:
+                raise _Invalid(f"{kind} filter cannot be repeated")
+        if "RequestRedirect" in kinds and "URLRewrite" in kinds:
+            raise _Invalid("RequestRedirect and URLRewrite cannot be combined")
     if route_kind == "GRPCRoute" and not set(kinds) <= _GRPC_FILTERS:
         raise _Invalid(f"GRPCRoute does not support filters {sorted(set(kinds) - _GRPC_FILTERS)}")
 
 
 def _header_filter(raw: Mapping[str, Any], *, response: bool) -> _HeaderFilter:
     spec = raw.get("responseHeaderModifier" if response else "requestHeaderModifier") or {}
+    remove = spec.get("remove")
+    return _HeaderFilter(response, _header_pairs(spec.get("set")), _header_pairs(spec.get("add")),
+                         tuple([str(n).lower() for n in remove]) if remove else ())
 
-    def pairs(key: str) -> tuple[tuple[str, str], ...]:
-        return tuple((str(h["name"]).lower(), str(h["value"])) for h in spec.get(key) or [])
 
-    remove = tuple(str(n).lower() for n in spec.get("remove") or [])
-    return _HeaderFilter(response, pairs("set"), pairs("add"), remove)
+def _header_pairs(raw: Any) -> tuple[tuple[str, str], ...]:
+    """The (lower-case name, value) pairs of a header modifier's ``set`` or ``add``."""
+    return tuple([(str(h["name"]).lower(), str(h["value"])) for h in raw]) if raw else ()
 
 
 def _path_modifier(spec: Mapping[str, Any], matches: tuple[_Match, ...]) -> _PathModifier | None:
@@ -1005,6 +1036,7 @@ def _build_view(rules: Sequence[_Rule]) -> _View:
 
 
 _KEY = attrgetter("key")
+_EMPTY: frozenset[Any] = frozenset()
 
 
 def _header_map(request: Request) -> dict[str, str]:
@@ -1110,23 +1142,17 @@ class GatewayEvaluator:
 
     def atoms(self, service: ServiceKey) -> Atoms:
         """The match conditions of every route attached to ``service`` (any client view)."""
-        paths: set[PathAtom] = set()
-        headers: set[HeaderAtom] = set()
-        queries: set[QueryAtom] = set()
-        methods: set[str] = set()
-        grpc = self._is_grpc_port(service)
-        for _, rule in self._entries(service):
-            grpc = grpc or rule.route.kind == "GRPCRoute"
-            for match in rule.matches:
-                paths |= match.atoms.paths
-                headers |= match.atoms.headers
-                queries |= match.atoms.queries
-                methods |= match.atoms.methods
-        hosts: set[str] = set()
-        for key in self._keys(service):
-            hosts |= self._hostnames.get(key, set())
-        return Atoms(frozenset(paths), frozenset(headers), frozenset(queries),
-                     frozenset(methods), frozenset(hosts), grpc)
+        entries = self._entries(service)
+        blocks = [match.atoms for _, rule in entries for match in rule.matches]
+        grpc = self._is_grpc_port(service) or any(
+            rule.route.kind == "GRPCRoute" for _, rule in entries)
+        hostnames = self._hostnames
+        return Atoms(_EMPTY.union(*[block.paths for block in blocks]),
+                     _EMPTY.union(*[block.headers for block in blocks]),
+                     _EMPTY.union(*[block.queries for block in blocks]),
+                     _EMPTY.union(*[block.methods for block in blocks]),
+                     _EMPTY.union(*[hostnames.get(key, ()) for key in self._keys(service)]),
+                     grpc)
 
     def match_atoms(self, service: ServiceKey) -> list[Atoms]:
         """Each match of every route attached to ``service``, as its own atoms (a GRPCRoute
@@ -1412,9 +1438,20 @@ def _action(rule: _Rule, view_notes: tuple[str, ...]) -> _Action:
             200, rule.label, direct, (), rule.timeout, rule.retry, (), notes))
     valid = [b for b in rule.backends if b.backend is not None]
     backend_filters = _backend_filters(valid)
-    filters = rule.filters + (backend_filters or ())
-    if any(isinstance(f, _RedirectFilter) for f in filters):
-        return _Action(rule, view_notes)
+    host: str | None = None  # what the filters do with the request, in order
+    paths: list[_PathModifier] = []
+    edits: list[_HeaderFilter] = []
+    for filt in rule.filters + backend_filters if backend_filters else rule.filters:
+        if isinstance(filt, _RedirectFilter):
+            return _Action(rule, view_notes)
+        if isinstance(filt, _RewriteFilter):
+            host = filt.hostname if filt.hostname is not None else host
+            if filt.path is not None:
+                paths.append(filt.path)
+        elif isinstance(filt, _HeaderFilter) and not filt.response:
+            rewritten = filt.host()
+            host = rewritten if rewritten is not None else host
+            edits.append(filt)
     parts = _Fixed([*view_notes, *rule.notes])
     for filt in rule.filters:
         filt.fixed(parts)
@@ -1428,19 +1465,11 @@ def _action(rule: _Rule, view_notes: tuple[str, ...]) -> _Action:
         for filt in backend_filters:
             filt.fixed(parts)
     template = template_outcome(
-        200, rule.label, tuple(b.backend for b in valid if b.backend is not None),
-        tuple(sorted(parts.response.items())), rule.timeout, rule.retry,
-        tuple(sorted(parts.mirrors)), tuple(parts.notes))
-    host: str | None = None
-    for filt in filters:
-        rewritten = filt.hostname if isinstance(filt, _RewriteFilter) else \
-            filt.host() if isinstance(filt, _HeaderFilter) else None
-        host = rewritten if rewritten is not None else host
-    return _Action(
-        rule, view_notes, template=template,
-        paths=tuple(f.path for f in filters if isinstance(f, _RewriteFilter) and f.path),
-        host=host,
-        edits=tuple(f for f in filters if isinstance(f, _HeaderFilter) and not f.response))
+        200, rule.label, tuple([b.backend for b in valid if b.backend is not None]),
+        tuple(sorted(parts.response.items())) if parts.response else (), rule.timeout,
+        rule.retry, tuple(sorted(parts.mirrors)) if parts.mirrors else (), tuple(parts.notes))
+    return _Action(rule, view_notes, template=template, paths=tuple(paths), host=host,
+                   edits=tuple(edits))
 
 
 class _HttpPlan:
@@ -1484,12 +1513,18 @@ class _HttpPlan:
         if positions is None:
             positions = memo_put(memo.paths, path, self.selected(path))
         matches = self.matches
-        for pos in positions:
+        if len(positions) == 1:  # the usual case: one condition on the path, or none
+            pos = positions[0]
             match = matches[pos]
-            if match.simple or match.passes(request):
-                break
+            if not match.simple and not match.passes(request):
+                return self.not_found
         else:
-            return self.not_found
+            for pos in positions:
+                match = matches[pos]
+                if match.simple or match.passes(request):
+                    break
+            else:
+                return self.not_found
         action = self.actions[pos]
         template = action.template
         if template is None:
@@ -1498,29 +1533,49 @@ class _HttpPlan:
         outcomes = memo.outcomes
         found = outcomes.get(key)
         if found is None:
-            found = memo_put(outcomes, key, action.forward(request, match, template))
+            if len(outcomes) >= MEMO_SIZE:  # memo_put, inline
+                outcomes.clear()
+            found = outcomes[key] = action.forward(request, match, template)
         return found
 
     def selected(self, path: str) -> tuple[int, ...]:
         """The positions whose path condition ``path`` satisfies, in order, up to the first
-        one with no other condition (nothing after it can win)."""
+        one with no other condition (nothing after it can win). Regexes, the costly
+        conditions, are tried only up to the first such position the others found."""
         found = self.exact.get(path, ())
         if self.always:
             found += self.always
-        for stem, slashed, positions in self.prefixes.get(_first_segment(path), ()):
+        end = path.find("/", 1)  # see _first_segment
+        for stem, slashed, positions in self.prefixes.get(path if end < 0 else path[:end], ()):
             if path.startswith(slashed) or path == stem:
                 found += positions
-        for pos, head, pattern in self.regexes:
+        matches = self.matches
+        found, limit = _until_simple(found, matches)
+        regexes = self.regexes
+        if not regexes or regexes[0][0] > limit:
+            return found
+        more: list[int] = []
+        for pos, head, pattern in regexes:  # in position order
+            if pos > limit:
+                break
             # Full match: Envoy-based meshes use RE2 full match (see _Cond.test)
             if path.startswith(head) and pattern.fullmatch(path) is not None:
-                found += (pos,)
-        if len(found) > 1:
-            found = tuple(sorted(found))
-        matches = self.matches
-        for end, pos in enumerate(found):
-            if matches[pos].simple:
-                return found[:end + 1]
-        return found
+                more.append(pos)
+                if matches[pos].simple:
+                    break
+        return _until_simple((*found, *more), matches)[0] if more else found
+
+
+def _until_simple(found: tuple[int, ...], matches: tuple[_Match, ...]
+                  ) -> tuple[tuple[int, ...], int]:
+    """``found`` sorted and cut after its first position whose match has no condition but
+    the path, and that position (else one past every position)."""
+    if len(found) > 1:
+        found = tuple(sorted(found))
+    for end, pos in enumerate(found):
+        if matches[pos].simple:
+            return found[:end + 1], pos
+    return found, len(matches)
 
 
 def _first_segment(path: str) -> str:
@@ -1530,6 +1585,7 @@ def _first_segment(path: str) -> str:
 
 
 _NO_ROUTES = _NoRoutes()
+_NOT_FOUND = Outcome(status=404)  # (what most views answer when no rule matches)
 
 
 def _compile(service: ServiceKey, view: _View | None) -> _Plan:
@@ -1569,7 +1625,8 @@ def _compile(service: ServiceKey, view: _View | None) -> _Plan:
     for (_, segment, stem, slashed), found in stems.values():
         prefixes[segment] = (*prefixes.get(segment, ()), (stem, slashed, tuple(found)))
     return _HttpPlan(tuple([entry[4] for entry in order]), tuple([entry[5] for entry in order]),
-                     exact, always, prefixes, tuple(regexes), Outcome(status=404, notes=notes))
+                     exact, always, prefixes, tuple(regexes),
+                     Outcome(status=404, notes=notes) if notes else _NOT_FOUND)
 
 
 _PRECEDENCE = itemgetter(0, 1, 2, 3)
