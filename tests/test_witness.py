@@ -337,3 +337,52 @@ HEADER_SETS = [HeaderAtom("x", "exact", "a"), HeaderAtom("x", "prefix", "a"),
                HeaderAtom("x", "exact", "ab"), HeaderAtom("x", "suffix", "b"),
                HeaderAtom("x", "regex", "a[0-9]"), HeaderAtom("x", "present"),
                HeaderAtom("x", "exact", "b")]
+
+
+# Conditions with heads of three or more characters fall in families (witness._family):
+# pairs across families are skipped by ensure_pairs once each has a sample and none is shared.
+FAMILY_ATOMS = [PathAtom("prefix", "/api"), PathAtom("segment_prefix", "/api"),
+                PathAtom("regex", "/api[^/].*"), PathAtom("exact", "/apib"),
+                PathAtom("regex", "/api/[0-9]+"), PathAtom("prefix", "/apx"),
+                PathAtom("prefix", "/AUTH", ignore_case=True), PathAtom("exact", "/auth"),
+                PathAtom("regex", "/au(th)?"), PathAtom("regex", "(unclosed"),
+                PathAtom("regex", "/.*"), PathAtom("segment_prefix", "/"),
+                PathAtom("exact", "/b"), PathAtom("regex", "/b.*/x"),
+                PathAtom("segment_prefix", "/bcd/"), PathAtom("regex", "/bc[^/].*"),
+                PathAtom("exact", "/\u00e9t\u00e9"), PathAtom("prefix", "/\u00e9t")]
+
+
+def test_family_and_mask_shortcuts_change_no_sample(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Skipping pairs by family or by their masks gives what visiting every pair gives."""
+    sets = [frozenset(FAMILY_ATOMS[i::k]) for k in (1, 2, 3, 4, 7) for i in range(k)]
+    sets += [frozenset(FAMILY_ATOMS[:k]) for k in range(2, len(FAMILY_ATOMS))]
+    fast = [path_sample_masks(Atoms(paths=paths)) for paths in sets]
+    witness.path_sample_masks.cache_clear()
+    monkeypatch.setattr(witness._Cover, "ensure_pairs", _every_pair)
+    assert fast == [path_sample_masks(Atoms(paths=paths)) for paths in sets]
+    witness.path_sample_masks.cache_clear()
+
+
+def test_different_families_are_disjoint_by_their_heads() -> None:
+    conds = [witness._Cond(a.regex(), a.ignore_case) for a in [*FAMILY_ATOMS, *PAIR_ATOMS]]
+    infos = [witness._cond_info(cond) for cond in conds]
+    for a, b in product(infos, infos):
+        if a.family is not None and b.family is not None and a.family != b.family:
+            assert not witness._heads_related(a.facts, b.facts), (a.facts, b.facts)
+
+
+LITERAL_SAMPLES = sorted({"/", "/a", "/a/", "/a0", "/a/b", "/ab", "/a.", "/b", "/a\U0010ffff",
+                          "/a\U0010ffff/", "/a\U0010ffffx", "/a\U0010ffff0", "//", "/a/\U0010ffff",
+                          "/a-", "/a~", "/aa/b", "/A", "/a\u00e9", "/a\u00e9/x"})
+
+
+@pytest.mark.parametrize("text", ["/a", "/a/", "", "/", "/a\U0010ffff", "/a\u00e9", "/zz"])
+@pytest.mark.parametrize("tail", ["", "any", "segment", "noslash"])
+def test_literal_masker_is_the_literal_mask(text: str, tail: str) -> None:
+    """A condition's precomputed bisection keys give :func:`_literal_mask`'s answer, on
+    every subset of samples in a sliding window."""
+    masker = witness._literal_masker(text, tail)
+    for start in range(len(LITERAL_SAMPLES)):
+        for stop in range(start, len(LITERAL_SAMPLES) + 1):
+            samples = LITERAL_SAMPLES[start:stop]
+            assert masker(samples) == witness._literal_mask(text, tail, samples), samples

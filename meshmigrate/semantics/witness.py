@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import re
 import sys
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import lru_cache, partial
@@ -705,42 +705,20 @@ def _literal_masker(text: str, tail: str) -> Callable[[Sequence[str]], int]:
         return (1 << bisect_left(samples, end)) - (1 << bisect_left(samples, text))
 
     def segment(samples: Sequence[str]) -> int:
-        low = bisect_left(samples, below)
-        return exact(samples) | (1 << bisect_left(samples, past, low)) - (1 << low)
+        at = bisect_left(samples, text)
+        low = bisect_left(samples, below, at)
+        below_mask = (1 << bisect_left(samples, past, low)) - (1 << low)
+        return below_mask | (1 << at if at < low and samples[at] == text else 0)
 
     def noslash(samples: Sequence[str]) -> int:
-        low = bisect_left(samples, below)
-        return any_tail(samples) & ~exact(samples) \
-            & ~((1 << bisect_left(samples, past, low)) - (1 << low))
+        at = bisect_left(samples, text)
+        low = bisect_left(samples, below, at)
+        high = bisect_left(samples, past, low)
+        run = (1 << bisect_left(samples, end, high)) - (1 << at)
+        exact = 1 << at if at < low and samples[at] == text else 0
+        return run & ~exact & ~((1 << high) - (1 << low))
 
     return {"": exact, "any": any_tail, "segment": segment, "noslash": noslash}[tail]
-
-
-def _partners(infos: Sequence[_CondInfo], masks: Sequence[int]) -> list[list[int]]:
-    """For each condition, the later ones whose pair :meth:`_Cover.ensure_pairs` must visit
-    (in order). The pairs left out do nothing there, now or after samples are added: two
-    conditions of different families (:func:`_family`), each with a sample, none of them
-    shared. (A∖B and B∖A each hold a sample, and A∩B holds none and is empty by
-    :func:`_heads_related`.) Judged family against family, not pair by pair."""
-    families: dict[str | None, list[int]] = {}
-    union: dict[str | None, int] = {}
-    for i, info in enumerate(infos):
-        families.setdefault(info.family, []).append(i)
-        union[info.family] = union.get(info.family, 0) | masks[i]
-    unsampled = {infos[i].family for i, mask in enumerate(masks) if not mask}
-    apart = [family for family in families if family is not None and family not in unsampled]
-    common = sorted(i for family, members in families.items() if family not in apart
-                    for i in members)
-    visits = {family: list(range(len(infos))) for family in families if family not in apart}
-    for family in apart:
-        bits = union[family]
-        visits[family] = sorted([*common, *(i for other in apart if other == family
-                                            or bits & union[other] for i in families[other])])
-    out = []
-    for i, info in enumerate(infos):
-        visit = visits[info.family]
-        out.append(visit[bisect_right(visit, i):])
-    return out
 
 
 class _Cover:
@@ -788,11 +766,12 @@ class _Cover:
 
     def ensure_each(self) -> None:
         """Every condition gets an accepted and (if one exists) a rejected sample."""
+        masks, domain = self.masks, self.domain
         for i, cond in enumerate(self.conds):
-            if not self.masks[i]:
-                self.add(_region(cond, None, "both", self.domain))
-            if not self.full() & ~self.masks[i]:
-                self.add(_region(cond, None, "diff", self.domain))
+            if not masks[i]:
+                self.add(_region(cond, None, "both", domain))
+            if not self.full() & ~masks[i]:
+                self.add(_region(cond, None, "diff", domain))
 
     def ensure_pairs(self) -> None:
         """Every pair gets a sample in each non-empty region (A∖B, B∖A, A∩B), pairs in
@@ -801,13 +780,28 @@ class _Cover:
         Most regions asked for are empty (disjoint or nested conditions) or hold one string
         that is a sample already (an exact condition's): those are settled here by the same
         string reasoning as :func:`_decided`, without a call that would give None or a
-        sample already there; pairs of conditions that this settles whole, whatever
-        samples come, are not visited (:func:`_partners`)."""
+        sample already there. Cheap tests on the masks skip first the pairs with a sample
+        in each region, or settled as nested by :func:`_nested` with a condition that holds
+        the whole domain, and the pairs of conditions of different families
+        (:func:`_family`), each with a sample, none shared (A∩B is then empty by
+        :func:`_heads_related`)."""
         masks, conds, domain = self.masks, self.conds, self.domain
         facts, domain_head = [info.facts for info in self.infos], _head(domain)
-        for i, later in enumerate(_partners(self.infos, masks)):
-            fi = facts[i]
-            for j in later:
+        families = [info.family for info in self.infos]
+        # inside[i]: A∖B is empty for every condition B by _nested when B covers the domain
+        # (covers[j]: B's strings are all those that start with a prefix of the domain's head)
+        inside = [not f.ignore_case for f in facts]
+        covers = [f.within is not None and domain_head.startswith(f.within) for f in facts]
+        for i, fi in enumerate(facts):
+            family = families[i]
+            for j in range(i + 1, len(conds)):
+                mi, mj = masks[i], masks[j]
+                if mi & mj:
+                    if (mi & ~mj or (covers[j] and inside[i])) \
+                            and (mj & ~mi or (covers[i] and inside[j])):
+                        continue
+                elif mi and mj and family is not None and families[j] not in (None, family):
+                    continue
                 fj = facts[j]
                 if not masks[i] & ~masks[j] and not self._settled(i, fi, fj, domain_head):
                     self.add(_region(conds[i], conds[j], "diff", domain))
@@ -896,7 +890,8 @@ class _PathInfo(NamedTuple):
 
     cond: _Cond
     seeds: tuple[str, ...]  # its textual variants in the path domain (literal kinds)
-    probed: bool  # a regex whose samples get near misses (:func:`_near_misses`)
+    #: for a regex whose samples get near misses (:func:`_near_misses`), its full match
+    probe: Callable[[str], re.Match[str] | None] | None
 
 
 @lru_cache(maxsize=16384)
@@ -905,10 +900,10 @@ def _path_info(atom: PathAtom, grpc: bool) -> _PathInfo:
     if atom.kind != "regex":
         seeds += _path_variants(atom)
         seeds += _grpc_variants(atom.value) if grpc else []
-    in_domain = _fullmatch(_PATH_DOMAIN, False)
-    return _PathInfo(_Cond(atom.regex(), atom.ignore_case),
-                     tuple(dict.fromkeys(filter(in_domain, seeds))),
-                     atom.kind == "regex" and not _accepts_every_path(atom))
+    cond = _Cond(atom.regex(), atom.ignore_case)
+    probed = atom.kind == "regex" and not _accepts_every_path(atom)
+    return _PathInfo(cond, tuple(dict.fromkeys(filter(_fullmatch(_PATH_DOMAIN, False), seeds))),
+                     _fullmatch(cond.regex, cond.ignore_case) if probed else None)
 
 
 @lru_cache(maxsize=1024)
@@ -942,13 +937,21 @@ def _near_misses(infos: Sequence[_PathInfo], cover: _Cover) -> set[str]:
     covered, known = cover.samples, cover.known  # a sample's bit in cover.masks is its index
     extra: set[str] = set()
     for info, mask in zip(infos, cover.masks, strict=True):
-        if info.probed:
+        if info.probe is not None:
             # the variants of every sample it accepts, so far
-            hits = list(compress(covered, map(int, bin(mask)[:1:-1])))
-            hits += filter(_fullmatch(info.cond.regex, info.cond.ignore_case), extra)
+            hits = _members(covered, mask)
+            hits += filter(info.probe, extra)
             extra.update(*map(_sample_near_misses, hits))
             extra -= known
     return extra
+
+
+def _members(samples: Sequence[str], mask: int) -> list[str]:
+    """The samples whose bits are set in ``mask``."""
+    if not mask:
+        return []
+    low = (mask & -mask).bit_length() - 1
+    return list(compress(samples[low:], map(int, bin(mask >> low)[:1:-1])))
 
 
 # --------------------------------------------------------------------------- values
