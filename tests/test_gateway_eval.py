@@ -1033,3 +1033,87 @@ def test_generated_mesh_compiled_views_equal_the_plain_definitions() -> None:
     for request in requests:
         assert repr(source.evaluate(request)) == repr(source.evaluate_plain(request))
         assert repr(target.evaluate(request)) == repr(target.evaluate_plain(request))
+
+
+# --------------------------------------------------------------------------- compiled views
+
+
+def _regex_heavy_routes() -> list[dict[str, Any]]:
+    """Regexes interleaved with Exact and PathPrefix matches, some with conditions besides
+    the path, over two routes (so the compiled view's regex cut-off is exercised)."""
+    regex = {"type": "RegularExpression"}
+    return [
+        route("r1",
+              rule({"path": {**regex, "value": "/a/[0-9]+"}, "method": "POST"},
+                   backends=[backend("post-num")]),
+              rule({"path": {**regex, "value": "/a/.*"}}, backends=[backend("a-any")]),
+              rule(exact("/a/1", headers=[{"name": "x-h", "value": "1"}]),
+                   backends=[backend("exact-h")]),
+              rule(prefix("/a/"), backends=[backend("a-prefix")]),
+              rule({"path": {**regex, "value": ".*"}}, backends=[backend("all")])),
+        route("r2",
+              rule({"path": {**regex, "value": "/a/1"}, "queryParams": [
+                  {"name": "q", "value": "1"}]}, backends=[backend("query")]),
+              rule({"path": {**regex, "value": "/(a|b)/.*"}}, backends=[backend("ab")]),
+              rule(prefix("/b"), backends=[backend("b-prefix")])),
+    ]
+
+
+@pytest.mark.parametrize("rank", list(RegexRank))
+def test_compiled_view_tries_regexes_only_until_a_path_only_match(rank: RegexRank) -> None:
+    ev = GatewayEvaluator(_regex_heavy_routes(), regex_rank=rank)
+    requests = [req(path, method=method, headers=headers, query=query)
+                for path in ("/", "/a", "/a/", "/a/1", "/a/12", "/a/x", "/b", "/b/1", "/c")
+                for method in ("GET", "POST")
+                for headers in ((), (("x-h", "1"),))
+                for query in ((), (("q", "1"),))]
+    for request in requests * 2:  # the second round meets the memos
+        assert repr(ev.evaluate(request)) == repr(ev.evaluate_plain(request)), request
+    plan = ev._plan(REVIEWS, NS)
+    assert isinstance(plan, gateway._HttpPlan)
+    for path in ("/", "/a/1", "/a/12", "/a/x", "/b/1", "/c"):
+        # the definition: every position the path satisfies, up to the first path-only one
+        everything = [pos for pos, match in enumerate(plan.matches) if match.path.test(path)]
+        cut = next((i for i, pos in enumerate(everything) if plan.matches[pos].simple),
+                   len(everything) - 1)
+        assert plan.selected(path) == tuple(everything[:cut + 1]), path
+
+
+def test_backend_refs_read_alike_are_shared_and_others_are_not_conflated() -> None:
+    refs = [backend("v1"), backend("v1", weight=2), backend("v1", namespace=NS),
+            {"name": 1, "port": 9080}, {"name": True, "port": 9080},
+            {"name": "v1", "port": 9080, "weight": True}, {"name": "v1", "port": 9080.0},
+            {"name": "v1", "port": 9080, "group": "core"},
+            {"name": "v1", "port": 9080, "kind": "ServiceImport"},
+            {"name": "v1", "port": 9080, "namespace": "other"}]
+    routes = [route("r", *(rule(exact(f"/{i}"), backends=[ref]) for i, ref in enumerate(refs)))]
+    ev = GatewayEvaluator([*routes, service("v1", ports=((9080, "http"),)),
+                           service("v1", ns="other", ports=((80, "http"),))])
+    got = [ev.evaluate(req(f"/{i}")) for i in range(len(refs))]
+    assert [(o.status, o.backends) for o in got] == [
+        (200, (Backend(NS, "v1", 9080, 1),)), (200, (Backend(NS, "v1", 9080, 2),)),
+        (200, (Backend(NS, "v1", 9080, 1),)), (200, (Backend(NS, "1", 9080, 1),)),
+        (200, (Backend(NS, "True", 9080, 1),)), (200, (Backend(NS, "v1", 9080, 1),)),
+        (200, (Backend(NS, "v1", 9080, 1),)), (200, (Backend(NS, "v1", 9080, 1),)),
+        (500, ()), (500, ())]
+    assert got[9].notes == ("backend Service other/v1 has no port 9080; 1/1 of requests get "
+                            "500",)
+    rules = {rule.index: rule for _, rule in ev._entries(REVIEWS)}
+    assert rules[0].backends[0] is rules[2].backends[0]  # the same reference, read once
+    assert rules[0].backends[0] is not rules[1].backends[0]
+
+
+@pytest.mark.parametrize("raw", [
+    {"path": {"type": "Exact", "value": "/a"}},
+    {"path": {"type": "PathPrefix", "value": "/a/"}},
+    {"path": {"type": "RegularExpression", "value": "/a.*"}},
+    {"path": {"type": "", "value": "/p"}},
+    {"path": {"type": None, "value": "/p"}},
+    {"path": {"value": "/p", "extra": 1}},
+    {"path": {"type": "Exact", "value": 7}},
+])
+@pytest.mark.parametrize("rank", list(RegexRank))
+def test_path_only_matches_read_like_the_match_as_written(raw: dict[str, Any],
+                                                          rank: RegexRank) -> None:
+    parser = gateway._Parser({}, False, rank, [])
+    assert parser.http_match(raw) == gateway._http_match(raw, rank)
