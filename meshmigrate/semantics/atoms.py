@@ -34,6 +34,9 @@ __all__ = [
     "PathKind",
     "QueryAtom",
     "ValueKind",
+    "header_atom",
+    "path_atom_of",
+    "query_atom",
     "split_global_flags",
 ]
 
@@ -162,3 +165,26 @@ class Atoms:
             hosts=self.hosts | other.hosts,
             grpc=self.grpc or other.grpc,
         )
+
+
+# Interned atoms: each evaluator gathers the atoms of every Service port, and the sets are
+# united and looked up again and again downstream; equal atoms that are one object compare
+# without calling the dataclass ``__eq__``. (Cached on plain strings: cheap to look up.)
+
+@lru_cache(maxsize=16384)
+def path_atom_of(kind: PathKind, value: str, ignore_case: bool = False,
+                 anchored: Literal["full", "start"] = "full") -> PathAtom:
+    """``PathAtom(kind, value, ignore_case, anchored)``, one object per distinct atom."""
+    return PathAtom(kind, value, ignore_case, anchored)
+
+
+@lru_cache(maxsize=16384)
+def header_atom(name: str, kind: ValueKind, value: str) -> HeaderAtom:
+    """``HeaderAtom(name, kind, value)``, one object per distinct atom."""
+    return HeaderAtom(name, kind, value)
+
+
+@lru_cache(maxsize=16384)
+def query_atom(name: str, kind: ValueKind, value: str) -> QueryAtom:
+    """``QueryAtom(name, kind, value)``, one object per distinct atom."""
+    return QueryAtom(name, kind, value)

@@ -205,6 +205,22 @@ def template_outcome(status: int, rule: str | None, backends: tuple[Backend, ...
     return out
 
 
+_SET_BACKEND_NAMESPACE, _SET_BACKEND_NAME, _SET_BACKEND_PORT, _SET_BACKEND_WEIGHT = (
+    getattr(Backend, name).__set__ for name in Backend.__slots__)
+assert Backend.__slots__ == ("namespace", "name", "port", "weight"), \
+    "update backend() with the fields"
+
+
+def backend(namespace: str, name: str, port: int | None, weight: int) -> Backend:
+    """``Backend(namespace, name, port, weight)``, faster (see :func:`forwarded`)."""
+    out: Backend = object.__new__(Backend)
+    _SET_BACKEND_NAMESPACE(out, namespace)
+    _SET_BACKEND_NAME(out, name)
+    _SET_BACKEND_PORT(out, port)
+    _SET_BACKEND_WEIGHT(out, weight)
+    return out
+
+
 def backend_shares(backends: tuple[Backend, ...]) -> dict[tuple[str, str, int | None], Fraction]:
     """Each backend's share of traffic (weight / total); zero-weight backends get nothing."""
     total = sum(b.weight for b in backends)

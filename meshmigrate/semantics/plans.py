@@ -25,11 +25,12 @@ _K = TypeVar("_K")
 _V = TypeVar("_V")
 
 
-def bounded_put(cache: OrderedDict[_K, _V], key: _K, value: _V) -> None:
-    """Add to a cache of at most PLAN_CACHE_SIZE entries, dropping the oldest. (An
-    OrderedDict: a plain dict's first key, after many deletions at the front, is found by
-    skipping every deleted slot.)"""
-    if len(cache) >= PLAN_CACHE_SIZE:
+def bounded_put(cache: OrderedDict[_K, _V], key: _K, value: _V,
+                limit: int = PLAN_CACHE_SIZE) -> None:
+    """Add to a cache of at most ``limit`` entries, dropping the oldest. (An OrderedDict: a
+    plain dict's first key, after many deletions at the front, is found by skipping every
+    deleted slot.)"""
+    if len(cache) >= limit:
         cache.popitem(last=False)
     cache[key] = value
 
