@@ -1474,8 +1474,8 @@ def _action(rule: _Rule, view_notes: tuple[str, ...]) -> _Action:
 
 class _HttpPlan:
     """An HTTPRoute/GRPCRoute view with its path conditions indexed. Positions are indices
-    into ``matches`` (the precedence-sorted candidates) and ``actions`` (what the rule of
-    each does):
+    into ``matches`` (the precedence-sorted candidates), ``actions`` (what the rule of
+    each does) and ``owners`` (which rule of the view it is, numbered):
 
     - ``exact``: Exact paths by value;
     - ``always``: PathPrefix ``/`` (an empty stem: the value without trailing ``/``);
@@ -1488,15 +1488,18 @@ class _HttpPlan:
     (A plain class: one is made per compiled view.)
     """
 
-    __slots__ = ("actions", "always", "exact", "matches", "not_found", "prefixes", "regexes")
+    __slots__ = ("actions", "always", "exact", "matches", "not_found", "owners", "prefixes",
+                 "regexes")
 
     def __init__(self, matches: tuple[_Match, ...], actions: tuple[_Action, ...],
-                 exact: dict[str, tuple[int, ...]], always: tuple[int, ...],
+                 owners: tuple[int, ...], exact: dict[str, tuple[int, ...]],
+                 always: tuple[int, ...],
                  prefixes: dict[str, tuple[tuple[str, str, tuple[int, ...]], ...]],
                  regexes: tuple[tuple[int, str, re.Pattern[str]], ...],
                  not_found: Outcome) -> None:
         self.matches = matches
         self.actions = actions
+        self.owners = owners  # the rule of each position, numbered
         self.exact = exact
         self.always = always
         self.prefixes = prefixes
@@ -1529,13 +1532,22 @@ class _HttpPlan:
         template = action.template
         if template is None:
             return action.outcome(request, match)
-        key = (pos, path, request.headers)
+        # by rule, not match: a rule's matches forward alike (ReplacePrefixMatch, the one
+        # rewrite that reads the match, needs a rule with one match)
+        headers = request.headers
+        key = (self.owners[pos], path, headers)
         outcomes = memo.outcomes
         found = outcomes.get(key)
         if found is None:
             if len(outcomes) >= MEMO_SIZE:  # memo_put, inline
                 outcomes.clear()
-            found = outcomes[key] = action.forward(request, match, template)
+            if action.plain:  # Action.forward, inline
+                items, host = _header_items(headers)
+                found = forwarded(template, path, request.service.name if host is None
+                                  else host, items)
+            else:
+                found = action.forward(request, match, template)
+            outcomes[key] = found
         return found
 
     def selected(self, path: str) -> tuple[int, ...]:
@@ -1596,11 +1608,11 @@ def _compile(service: ServiceKey, view: _View | None) -> _Plan:
         return _L4Plan(view)
     notes = view.notes
     order: list[tuple[Any, ...]] = []
-    for rule in view.rules:
+    for owner, rule in enumerate(view.rules):
         action = _action(rule, notes)
         route, index = rule.route._order, rule.index
         for i, match in enumerate(rule.matches):  # the key of _candidate_key, unique
-            order.append((match.order, route, index, i, match, action))
+            order.append((match.order, route, index, i, match, action, owner))
     order.sort(key=_PRECEDENCE)
     exact: dict[str, tuple[int, ...]] = {}
     stems: dict[str, tuple[tuple[Any, ...], list[int]]] = {}  # PathPrefix slots by stem
@@ -1625,7 +1637,7 @@ def _compile(service: ServiceKey, view: _View | None) -> _Plan:
     for (_, segment, stem, slashed), found in stems.values():
         prefixes[segment] = (*prefixes.get(segment, ()), (stem, slashed, tuple(found)))
     return _HttpPlan(tuple([entry[4] for entry in order]), tuple([entry[5] for entry in order]),
-                     exact, always, prefixes, tuple(regexes),
+                     tuple([entry[6] for entry in order]), exact, always, prefixes, tuple(regexes),
                      Outcome(status=404, notes=notes) if notes else _NOT_FOUND)
 
 
