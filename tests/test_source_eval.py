@@ -33,6 +33,7 @@ from meshmigrate.model import (
     StrKind,
     Unmatched,
 )
+from meshmigrate.semantics.atoms import PathAtom, header_atom, path_atom_of, query_atom
 from meshmigrate.semantics.outcome import (
     Backend,
     Mirror,
@@ -40,13 +41,16 @@ from meshmigrate.semantics.outcome import (
     Request,
     Retry,
     ServiceKey,
+    backend,
     forwarded,
     template_outcome,
 )
 from meshmigrate.semantics.source import (
     SourceEvaluator,
+    path_atom,
     path_matches,
     rewrite_path,
+    service_atoms,
     string_matches,
 )
 
@@ -582,3 +586,86 @@ def test_fast_template_outcome_is_the_dataclass_one() -> None:
     assert fast == slow and repr(fast) == repr(slow) and hash(fast) == hash(slow)
     with pytest.raises(FrozenInstanceError):
         fast.path = "/q"  # type: ignore[misc]
+
+
+def test_fast_backend_is_the_dataclass_one() -> None:
+    """outcome.backend (the compiled views' constructor) builds the same frozen Backend."""
+    fast, slow = backend(NS, "a", 8080, 3), Backend(NS, "a", 8080, 3)
+    assert fast == slow and repr(fast) == repr(slow) and hash(fast) == hash(slow)
+    assert not fast < slow and not slow < fast  # ordered like the dataclass
+    with pytest.raises(FrozenInstanceError):
+        fast.port = 1  # type: ignore[misc]
+
+
+def test_retry_remembered_by_identity_follows_the_timeout() -> None:
+    """One policy object shared by rules with different timeouts (the last one is
+    remembered by identity): each rule's per-try timeout is still capped by its own."""
+    shared = RetryPolicy(1, per_try_timeout_ms=500)
+    ev = evaluator(table(Rule((exact("/a"),), (dest("a"),), timeout_ms=250, retry=shared),
+                         Rule((exact("/b"),), (dest("b"),), timeout_ms=None, retry=shared),
+                         Rule((exact("/c"),), (dest("c"),), timeout_ms=300, retry=shared)))
+    tries = [ev.evaluate(req(p)).retry for p in ("/a", "/b", "/c", "/a")]
+    assert [t.per_try_timeout if t else None for t in tries] == [
+        "250ms", "500ms", "300ms", "250ms"]
+
+
+@pytest.mark.parametrize("cond", [
+    StringMatch("x-h", StrKind.PREFIX, "ab"),
+    StringMatch("x-h", StrKind.SUFFIX, "ab"),
+    StringMatch("x-h", StrKind.PRESENT, ""),
+    StringMatch("x-h", StrKind.EXACT, "ab", invert=True),
+    StringMatch("x-h", StrKind.PREFIX, "ab", invert=True),
+    StringMatch("X-H", StrKind.SUFFIX, "b", invert=True),
+    StringMatch("x-h", StrKind.PRESENT, "", invert=True),
+])
+def test_plain_header_conditions_read_like_string_matches(cond: StringMatch) -> None:
+    """Header conditions tested inline by the compiled view (no regex, case-sensitive,
+    ordinary headers): absent, repeated (comma-joined) and mixed-case headers."""
+    ev = evaluator(table(Rule((Match(headers=(cond,)),), (dest("h"),)),
+                         Rule((), (dest("other"),))))
+    for headers in [(), (("x-h", "ab"),), (("x-h", "xab"),), (("x-h", "abx"),),
+                    (("X-H", "ab"),), (("x-h", "a"), ("x-h", "b")), (("y", "ab"),)]:
+        request = req("/p", headers=headers)
+        assert repr(ev.evaluate(request)) == repr(ev.evaluate_plain(request)), headers
+
+
+def test_views_compiled_again_after_many_ports() -> None:
+    """The evaluator keeps few compiled views: going back to a port after many others
+    compiles it again, with the same outcomes (and the memo of the old view is not
+    reused)."""
+    many = [ServiceRef(NS, f"s{i}") for i in range(40)]
+    tables = [RouteTable(ref, (Rule((prefix("/a"),), (Destination(ref, None, 1),),
+                                    rewrite=PathRewrite(RewriteKind.PREFIX_STRING, "/z")),),
+                         name=f"VirtualService/shop/{ref.name}") for ref in many]
+    ev = SourceEvaluator(RoutingModel(tables=tables))
+    keys = [ServiceKey(NS, ref.name, 80) for ref in many]
+    for key in [*keys, keys[0], *reversed(keys)]:
+        request = req("/a/1", service=key)
+        got = ev.evaluate(request)
+        assert got == ev.evaluate_plain(request)
+        assert got.path == "/z/1" and got.backends == (Backend(NS, key.name, 80, 1),)
+
+
+def test_atoms_are_interned() -> None:
+    """Equal conditions give the same atom object (unions compare them by identity
+    first), equal to the dataclass built directly."""
+    a = path_atom(PathMatch(PathKind.PREFIX, "/v1"))
+    b = path_atom(PathMatch(PathKind.PREFIX, "/v1"))
+    assert a is b and a == PathAtom("prefix", "/v1")
+    assert path_atom(PathMatch(PathKind.REGEX, "/a.*", anchor=Anchor.START)) == \
+        PathAtom("regex", "/a.*", False, "start")
+    assert path_atom_of("exact", "/x") is path_atom_of("exact", "/x")
+    assert header_atom("x", "exact", "1") is header_atom("x", "exact", "1")
+    assert query_atom("q", "prefix", "1") is query_atom("q", "prefix", "1")
+    atoms = service_atoms([table(Rule((Match(
+        path=PathMatch(PathKind.SEGMENT_PREFIX, "/s", ignore_case=True),
+        headers=(StringMatch(":authority", StrKind.EXACT, "h.example"),
+                 StringMatch(":authority", StrKind.PREFIX, "h"),
+                 StringMatch("X-A", StrKind.EXACT, "v", ignore_case=True)),
+        query=(StringMatch("q", StrKind.SUFFIX, "z"),),
+        methods=frozenset({"GET"})),)))])
+    assert atoms.paths == {PathAtom("segment_prefix", "/s", True)}
+    assert atoms.hosts == {"h.example"} and atoms.methods == {"GET"}
+    assert {(h.name, h.kind, h.value) for h in atoms.headers} == {
+        ("host", "prefix", "h"), ("x-a", "regex", "(?i)v")}
+    assert {(q.name, q.kind, q.value) for q in atoms.queries} == {("q", "suffix", "z")}
