@@ -320,19 +320,3 @@ def test_symmetry_gives_up_on_meshes_that_are_not_templated(monkeypatch: Any) ->
     templated = verify_model(_svc_model(*names), [_svc_route(n) for n in names])
     assert templated.equivalent and templated.services_by_symmetry == 3
     assert computed == [True, True, True, True]
-
-
-def test_symmetry_identifiers_are_every_object_reference_of_a_route() -> None:
-    from meshmigrate.verify_memo import _ref_names
-
-    mirror = {"type": "RequestMirror", "requestMirror": {"backendRef": {"name": "m1",
-                                                                         "namespace": "n1"}}}
-    route = {"spec": {"parentRefs": [{"kind": "Service", "name": "p"}],
-                      "rules": [{"filters": [mirror],
-                                 "backendRefs": [{"name": "b", "namespace": "nb",
-                                                  "filters": [{"type": "RequestMirror",
-                                                               "requestMirror": {"backendRef": {
-                                                                   "name": "m2"}}}]}]},
-                                {"matches": [{"headers": [{"name": "x-h", "value": "v"}]}]}]}}
-    assert sorted(_ref_names(route)) == ["b", "m1", "m2", "n1", "nb", "p"]
-    assert _ref_names({"spec": "broken"}) == [] and _ref_names({"spec": {"rules": [1]}}) == []
