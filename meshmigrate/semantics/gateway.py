@@ -590,6 +590,9 @@ def _service_entry(obj: Mapping[str, Any]) -> _Service:
     return _Service(ports, parentable, frozenset(p.number for p in ports))
 
 
+_ROOT_MATCHES: tuple[Mapping[str, Any], ...] = ({},)  # the CRD default: PathPrefix /
+
+
 def _canonical(value: Any, what: str) -> str | None:
     """A canonical duration, or None for a disabled ("0s") or absent one."""
     if value is None:
@@ -599,6 +602,13 @@ def _canonical(value: Any, what: str) -> str | None:
     except DurationError as exc:
         raise _Invalid(f"invalid {what} duration {value!r}") from exc
     return None if text == "0s" else text
+
+
+@lru_cache(maxsize=1024)
+def _per_try_only(per_try: str) -> Retry:
+    """A backendRequest timeout without retry (see module docstring), one object per
+    duration: routes repeat a few."""
+    return Retry(0, per_try_timeout=per_try)
 
 
 @lru_cache(maxsize=1024)
@@ -649,7 +659,9 @@ class _Parser:
         if route.kind in _L4_KINDS:
             backends = tuple(self.backend(ref, route, ()) for ref in raw.get("backendRefs") or [])
             return _Rule(route, index, label, (), (), backends)
-        matches = self.matches(route.kind, raw.get("matches") or [{}])
+        raw_matches = raw.get("matches") or _ROOT_MATCHES
+        matches = tuple([self.http_match(m) for m in raw_matches]) \
+            if route.kind == "HTTPRoute" else self.matches(route.kind, raw_matches)
         filters = self.filters(route, raw.get("filters") or [], matches)
         refs = raw.get("backendRefs") or []
         if refs and filters and any(isinstance(f, _RedirectFilter) for f in filters):
@@ -669,7 +681,7 @@ class _Parser:
         per_try = _canonical(timeouts.get("backendRequest"), "timeouts.backendRequest")
         retry_spec = raw.get("retry")
         if retry_spec is None:
-            return request, (Retry(0, per_try_timeout=per_try) if per_try else None), ()
+            return request, (_per_try_only(per_try) if per_try else None), ()
         notes: tuple[str, ...] = ()
         attempts = retry_spec.get("attempts")
         if attempts is None:
@@ -1073,7 +1085,6 @@ class GatewayEvaluator:
         self._hostnames: dict[_AttachKey, set[str]] = defaultdict(set)
         # compiled views, a bounded cache (verify asks for one Service port at a time)
         self._plans: OrderedDict[tuple[ServiceKey, _ViewKey], _Plan] = OrderedDict()
-        self._clients: OrderedDict[tuple[ServiceKey, str], _Plan] = OrderedDict()  # by client ns
         # the last plan asked for (requests come Service by Service) and its client
         self._last_service: ServiceKey | None = None
         self._last_client = ""
@@ -1136,9 +1147,10 @@ class GatewayEvaluator:
     def services(self) -> list[ServiceKey]:
         """Every Service port some route attaches to (port 80 for a port-less parentRef to a
         Service that was not given)."""
-        keys = {ServiceKey(ns, name, port if port is not None else DEFAULT_SERVICE_PORT)
+        keys = {(ns, name, port if port is not None else DEFAULT_SERVICE_PORT)
                 for ns, name, port in self._attached}
-        return sorted(keys)
+        # (sorted as tuples: ServiceKey's order is its fields', compared in Python)
+        return [ServiceKey(*key) for key in sorted(keys)]
 
     def atoms(self, service: ServiceKey) -> Atoms:
         """The match conditions of every route attached to ``service`` (any client view)."""
@@ -1201,7 +1213,7 @@ class GatewayEvaluator:
         return found
 
     def _view(self, service: ServiceKey, key: _ViewKey) -> _View | None:
-        """The routes of one client view (see :meth:`_view_key`), precedence-sorted."""
+        """The routes of one client view (see :meth:`_view_key`), in no particular order."""
         unique = {(r.route.kind, r.route.label, r.index): r
                   for v, r in self._entries(service) if v == key}
         # (their order does not matter: a view's candidates are sorted by unique keys)
@@ -1217,14 +1229,11 @@ class GatewayEvaluator:
         (requests come Service by Service), the others in a bounded cache."""
         if service is self._last_service and client_ns == self._last_client:
             return self._last_plan
-        plan = self._clients.get((service, client_ns))
+        view = (service, self._view_key(service, client_ns))
+        plan = self._plans.get(view)
         if plan is None:
-            view = (service, self._view_key(service, client_ns))
-            plan = self._plans.get(view)
-            if plan is None:
-                plan = _compile(service, self._view(service, view[1]))
-                bounded_put(self._plans, view, plan)
-            bounded_put(self._clients, (service, client_ns), plan)
+            plan = _compile(service, self._view(service, view[1]))
+            bounded_put(self._plans, view, plan)
         if self._last_plan is not plan:
             self._memo.clear()
         self._last_service, self._last_client, self._last_plan = service, client_ns, plan
