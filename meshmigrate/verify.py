@@ -175,7 +175,8 @@ def verify_model(model: RoutingModel, target_objects: Sequence[dict[str, Any]], 
                         annotation_policies(objects, profile))
     run = _Run(SourceEvaluator(model), target, consumer_index(objects), client_namespaces,
                target_path_readers(objects), exhaustive)
-    memo = Memo(model, objects) if max_witnesses_per_service is None else None
+    memo = (Memo(model, objects, constants=client_namespaces or ())
+            if max_witnesses_per_service is None else None)
     report = VerifyReport()
     for key in sorted(set(run.source.services()) | set(target.evaluator.services())):
         report.services.append(key)
