@@ -202,3 +202,51 @@ def test_samples_do_not_depend_on_the_hash_seed() -> None:
                               check=True, env={"PYTHONHASHSEED": seed}).stdout
                for seed in ("0", "1", "2", "3")}
     assert len(outputs) == 1
+
+
+SIMPLE_REGEXES = ["/sessions/[0-9]+", "/v[0-9]/tokens/.*", "/a/[a-z0-9-]+/details", "/x/[^/]+",
+                  "/a/b?c*", r"/a\.b", "/a[^/]*x", "/[ab]*a[ab]", "/a+b+", "/a?", "/[-a]",
+                  "/[a-]x", r"/[\]]", r"/[\--/]", "/a.b", "/.*x.*", "/[^a-c]?[a-c]+",
+                  "^/api$", "/[!-~]+", "/\u00e9[\u00e9-\u00eb]", "/a*a*a*", "/[0-9]?[0-9]?",
+                  "x", "/[a-c][b-d][c-e]", r"/\$", r"/\/+", "/[.]", "/[*+?]+", "/[a^]"]
+
+
+@pytest.mark.parametrize("regex", SIMPLE_REGEXES)
+def test_simple_automata_are_the_general_ones(regex: str, monkeypatch: pytest.MonkeyPatch
+                                              ) -> None:
+    """Built by subset construction, they accept what the ``interegular`` automaton accepts
+    and name the same characters, grouped under transition keys the same way (so region
+    searches see the same classes of characters and give the same answers)."""
+    simple = witness._simple_dfa(regex)
+    general = witness._Dfa.of(witness._fsm(regex, False))
+    assert simple is not None
+    with monkeypatch.context() as patch:  # the library is not asked
+        patch.setattr(witness, "_fsm", None)
+        assert witness._dfa.__wrapped__(regex, False) is not None
+
+    def groups(dfa: Any) -> list[list[str]]:
+        return sorted(sorted(c for c in dfa.keys if dfa.keys[c] == k)
+                      for k in set(dfa.keys.values()))
+
+    assert groups(simple) == groups(general)
+    chars = sorted({*general.keys, "x", "\n", "Z"})[:10]
+    for n in range(5):
+        for text in map("".join, product(chars, repeat=n)):
+            assert simple.accepts(text) == general.accepts(text), (regex, text)
+            if "\n" not in text:
+                assert simple.accepts(text) == (re.fullmatch(regex, text) is not None), text
+
+
+@pytest.mark.parametrize("regex", ["/(a|b)", "/a|b", "/a{2}", r"/\d+", "/a*?", "/a++", "(?i)/a",
+                                   "/[[a]", "/[a--b]", "/[a&&b]", "/[]a]", "/[b-a]", "/[a",
+                                   r"/a\b", "/a b", "/a#", "/a\n", "/[a-\U0001f600]",
+                                   "/" + "a" * 60])
+def test_other_regexes_are_left_to_the_library(regex: str) -> None:
+    assert witness._simple_dfa(regex) is None
+
+
+def test_a_large_simple_automaton_is_left_to_the_library() -> None:
+    """Past the state bound the subset construction gives up (``interegular`` and its
+    budget decide)."""
+    assert witness._simple_dfa("/[ab]*a" + "[ab]" * 8) is None
+    assert witness._simple_dfa("/[ab]*a" + "[ab]" * 3) is not None

@@ -14,8 +14,9 @@ source and the target use for one Service port, :func:`witnesses` builds request
   count grows with the conditions of one Service port, never with the mesh.
 
 Regions of regular languages are computed exactly with finite automata. Literal conditions
-(exact, string prefix, segment prefix) get their DFA directly; regexes through
-``interegular`` (a Python-``re``-syntax regex → DFA library). The shortest string of a
+(exact, string prefix, segment prefix) and plain sequences of characters and classes
+(``/orders/[0-9]+``) get their DFA directly; other regexes through ``interegular`` (a
+Python-``re``-syntax regex → DFA library). The shortest string of a
 region (A∩B, A∖B, within the domain of paths or values) is found by a breadth-first search
 over *product* states built on demand, one transition per class of characters that every
 automaton treats alike, the most preferred character of each class first (:func:`_rank`):
@@ -213,10 +214,166 @@ def _dfa(regex: str, ignore_case: bool) -> _Dfa | None:
     neither can."""
     literal = _literal(regex)
     built = None if literal is None else _literal_dfa(*literal, ignore_case)
+    if built is None and not ignore_case:
+        built = _simple_dfa(regex)
     if built is not None:
         return built
     fsm = _fsm(regex, ignore_case)
     return None if fsm is None else _Dfa.of(fsm)
+
+
+# A regex that is a plain sequence of single characters, ``.`` and character classes, each
+# at most once quantified with ``*``, ``+`` or ``?`` (``/orders/[0-9]+``,
+# ``/v[0-9]/items/.*``, ``/x/[a-z0-9-]+/details``: most path regexes meshes use) gets its
+# DFA by subset construction over the positions between its items, a few times cheaper than
+# through ``interegular``. Anything else (groups, alternation, ``{m,n}``, escapes of
+# letters, flags, large automata) is left to ``interegular``.
+
+#: Bounds on what :func:`_simple_dfa` builds: items, explicit characters, states.
+_SIMPLE_ITEMS, _SIMPLE_CHARS, _SIMPLE_STATES = 48, 128, 64
+
+
+class _Item(NamedTuple):
+    """One item of a simple regex: the characters it names, whether it takes every other
+    character instead (``.`` names the line break; ``[^...]``), and its quantifier."""
+
+    chars: frozenset[str]
+    negated: bool
+    quantifier: str  # "", "*", "+" or "?"
+
+
+def _simple_items(regex: str) -> list[_Item] | None:
+    """The items of a simple regex (see above), or None."""
+    body = _strip_anchors(regex)
+    items: list[_Item] = []
+    i = 0
+    while i < len(body):
+        parsed = _simple_atom(body, i)
+        if parsed is None:
+            return None
+        chars, negated, i = parsed
+        quantifier = body[i] if i < len(body) and body[i] in "*+?" else ""
+        i += len(quantifier)
+        if quantifier and i < len(body) and body[i] in "*+?{":  # lazy, possessive, nested
+            return None
+        items.append(_Item(chars, negated, quantifier))
+    return items if len(items) <= _SIMPLE_ITEMS else None
+
+
+def _escaped(body: str, i: int) -> str | None:
+    """The character ``\\x`` at ``i`` stands for, when ``x`` is ASCII punctuation (a
+    letter or digit escape is a class, an anchor or a back reference)."""
+    nxt = body[i + 1] if i + 1 < len(body) else ""
+    return nxt if nxt.isascii() and nxt and not nxt.isalnum() else None
+
+
+def _simple_atom(body: str, i: int) -> tuple[frozenset[str], bool, int] | None:
+    """The item that starts at ``i``: its characters, whether negated, where it ends."""
+    char = body[i]
+    if char == "\\":
+        escaped = _escaped(body, i)
+        return None if escaped is None else (frozenset(escaped), False, i + 2)
+    if char == ".":
+        return frozenset("\n"), True, i + 1
+    if char == "[":
+        return _simple_class(body, i)
+    if char in _SPECIAL or char in "#\n" or char.isspace():
+        return None
+    return frozenset(char), False, i + 1
+
+
+def _simple_class(body: str, start: int) -> tuple[frozenset[str], bool, int] | None:
+    """A character class without escapes of letters, nested sets or set operations."""
+    i = start + 1
+    negated = body.startswith("^", i)
+    i += negated
+    chars: set[str] = set()
+    while i < len(body) and body[i] != "]":  # a leading "]" (a member) ends it: empty
+        if body.startswith(("--", "&&", "~~", "||"), i):  # set operations to come
+            return None
+        low, i = _class_char(body, i)
+        if low is None:
+            return None
+        if body.startswith("-", i) and i + 1 < len(body) and body[i + 1] != "]":
+            high, i = _class_char(body, i + 1)
+            if high is None or high < low or ord(high) - ord(low) >= _SIMPLE_CHARS:
+                return None
+            chars.update(map(chr, range(ord(low), ord(high) + 1)))
+        else:
+            chars.add(low)
+        if len(chars) > _SIMPLE_CHARS:
+            return None
+    if i >= len(body) or not chars:
+        return None
+    return frozenset(chars), negated, i + 1
+
+
+def _class_char(body: str, i: int) -> tuple[str | None, int]:
+    """One character of a class at ``i`` and the index after it."""
+    if body[i] == "\\":
+        return _escaped(body, i), i + 2
+    if body[i] in "[]":
+        return None, i + 1
+    return body[i], i + 1
+
+
+def _simple_dfa(regex: str) -> _Dfa | None:
+    """The DFA of a simple regex (see above), case-sensitive; None for any other regex.
+    Characters named by the same items share a transition key, as in ``interegular``."""
+    items = _simple_items(regex)
+    if items is None:
+        return None
+    explicit = sorted(frozenset().union(*(item.chars for item in items)))
+    if len(explicit) > _SIMPLE_CHARS:
+        return None
+    groups: dict[tuple[bool, ...], int] = {}
+    keys = {char: groups.setdefault(tuple(char in item.chars for item in items), len(groups))
+            for char in explicit}
+    other = len(groups)
+    columns = {key: next(c for c in explicit if keys[c] == key) for key in groups.values()}
+    return _subset_dfa(items, keys, other, columns)
+
+
+def _subset_dfa(items: Sequence[_Item], keys: dict[str, int], other: int,
+                columns: dict[int, str]) -> _Dfa | None:
+    """Subset construction over the positions between items (position ``len(items)``:
+    the whole regex matched); a state is a sorted tuple of positions."""
+    start = _closure(items, {0})
+    transitions: dict[Any, dict[int, Any]] = {}
+    todo = [start]
+    while todo:
+        state = todo.pop()
+        if state in transitions:
+            continue
+        if len(transitions) >= _SIMPLE_STATES:
+            return None
+        moves: dict[int, Any] = {}
+        for key in [*columns, other]:
+            char = columns.get(key)
+            target = _closure(items, {nxt for position in state if position < len(items)
+                                      for nxt in _advance(items[position], position, char)})
+            if target:
+                moves[key] = target
+                todo.append(target)
+        transitions[state] = moves
+    finals = frozenset(state for state in transitions if len(items) in state)
+    return _Dfa(keys, other, transitions, start, finals)
+
+
+def _advance(item: _Item, position: int, char: str | None) -> tuple[int, ...]:
+    """Positions after ``item`` reads ``char`` (None: a character no item names)."""
+    if (char is not None and char in item.chars) == item.negated:
+        return ()
+    return (position, position + 1) if item.quantifier in ("*", "+") else (position + 1,)
+
+
+def _closure(items: Sequence[_Item], positions: set[int]) -> tuple[int, ...]:
+    """``positions`` plus those reached by skipping optional items (``*``, ``?``)."""
+    out = set(positions)
+    for position in range(min(positions, default=len(items)), len(items)):
+        if position in out and items[position].quantifier in ("*", "?"):
+            out.add(position + 1)
+    return tuple(sorted(out))
 
 
 #: Tails of the literal condition shapes: exact, ``lit.*`` and ``lit(?:/.*)?``
@@ -725,13 +882,14 @@ class _Cover:
     """Samples, kept sorted, plus per condition a bitmask of the samples it accepts (bit
     ``i``: the ``i``-th sample in sorted order)."""
 
-    def __init__(self, conds: Sequence[_Cond], domain: str) -> None:
+    def __init__(self, conds: Sequence[_Cond], domain: str,
+                 infos: Sequence[_CondInfo] | None = None) -> None:
         self.conds = conds
         self.domain = domain
         self.samples: list[str] = []
         self.known: set[str] = set()
         self.masks = [0] * len(conds)
-        self.infos = [_cond_info(cond) for cond in conds]
+        self.infos = [_cond_info(cond) for cond in conds] if infos is None else infos
         self.in_domain = _fullmatch(domain, False)
 
     def add(self, sample: str | None) -> None:
@@ -889,6 +1047,7 @@ class _PathInfo(NamedTuple):
     condition (they recur across Services)."""
 
     cond: _Cond
+    info: _CondInfo  # :func:`_cond_info` of ``cond``
     seeds: tuple[str, ...]  # its textual variants in the path domain (literal kinds)
     #: for a regex whose samples get near misses (:func:`_near_misses`), its full match
     probe: Callable[[str], re.Match[str] | None] | None
@@ -902,7 +1061,8 @@ def _path_info(atom: PathAtom, grpc: bool) -> _PathInfo:
         seeds += _grpc_variants(atom.value) if grpc else []
     cond = _Cond(atom.regex(), atom.ignore_case)
     probed = atom.kind == "regex" and not _accepts_every_path(atom)
-    return _PathInfo(cond, tuple(dict.fromkeys(filter(_fullmatch(_PATH_DOMAIN, False), seeds))),
+    return _PathInfo(cond, _cond_info(cond),
+                     tuple(dict.fromkeys(filter(_fullmatch(_PATH_DOMAIN, False), seeds))),
                      _fullmatch(cond.regex, cond.ignore_case) if probed else None)
 
 
@@ -916,7 +1076,7 @@ def path_sample_masks(atoms: Atoms) -> tuple[tuple[str, ...], Mapping[PathAtom, 
     shared, do not change it."""
     ordered = sorted(atoms.paths, key=_ATOM_ORDER)
     infos = [_path_info(atom, atoms.grpc) for atom in ordered]
-    cover = _Cover([info.cond for info in infos], _PATH_DOMAIN)
+    cover = _Cover([info.cond for info in infos], _PATH_DOMAIN, [info.info for info in infos])
     cover.add_all({"/", NOMATCH_PATH}.union(*(info.seeds for info in infos)), in_domain=True)
     cover.ensure_each()
     cover.ensure_pairs()
