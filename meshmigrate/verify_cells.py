@@ -111,8 +111,13 @@ def _classes(paths: frozenset[PathAtom], grpc: bool, source: frozenset[PathMatch
     for _, mask in masks:
         groups = [part for group in groups for part in (group & mask, group & ~mask) if part]
     groups.sort(key=lambda group: group & -group)  # by first sample
-    return tuple((frozenset(atom for atom, mask in masks if mask & group & -group),
-                  _members(samples, group)) for group in groups)
+    return tuple((_true_on(masks, group & -group), _members(samples, group))
+                 for group in groups)
+
+
+def _true_on(masks: Sequence[tuple[PathAtom, int]], sample: int) -> frozenset[PathAtom]:
+    """The conditions whose mask has the bit ``sample`` (a power of two)."""
+    return frozenset([atom for atom, mask in masks if mask & sample])
 
 
 def _members(samples: Sequence[str], group: int) -> tuple[str, ...]:
@@ -248,7 +253,11 @@ class _Narrowing:
     def __init__(self, atoms: Atoms, blocks: Sequence[Block]) -> None:
         self.atoms = atoms
         self.blocks = blocks
-        self.paths = [block.paths for block, _ in blocks]
+        self.always = [i for i, (block, _) in enumerate(blocks) if not block.paths]
+        self.by_path: dict[PathAtom, list[int]] = {}
+        for i, (block, _) in enumerate(blocks):
+            for path in block.paths:
+                self.by_path.setdefault(path, []).append(i)
         self.done: dict[tuple[int, ...], tuple[Request, ...]] = {}
         if len(_TOKENS) > 16 * _CACHE:  # bounded memory: start over (tokens with them)
             _TOKENS.clear()
@@ -260,8 +269,8 @@ class _Narrowing:
 
     def variants(self, true: frozenset[PathAtom]) -> tuple[Request, ...]:
         """For a path class on which the path conditions ``true`` hold."""
-        applies = tuple(i for i, paths in enumerate(self.paths)
-                        if not paths or not paths.isdisjoint(true))
+        found_on = {i for path in true for i in self.by_path.get(path, ())}
+        applies = tuple(sorted(found_on.union(self.always)))
         found = self.done.get(applies)
         if found is None:
             key = (self.head, tuple(sorted({self.tokens[i] for i in applies})))
