@@ -1571,7 +1571,12 @@ class _HttpPlan:
             if path.startswith(slashed) or path == stem:
                 found += positions
         matches = self.matches
-        found, limit = _until_simple(found, matches)
+        if len(found) > 1:
+            found, limit = _until_simple(found, matches)
+        elif found and matches[found[0]].simple:  # _until_simple, inline
+            limit = found[0]
+        else:
+            limit = len(matches)
         regexes = self.regexes
         if not regexes or regexes[0][0] > limit:
             return found
