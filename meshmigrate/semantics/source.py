@@ -816,6 +816,11 @@ class _Action:
             for name, value in (*op.set, *op.add):
                 if name.lower() in _HOST_HEADERS:
                     host = value
+        if not any(name.lower() in _HOST_HEADERS for op in req_ops
+                   for name in (*(p[0] for p in op.set), *(p[0] for p in op.add), *op.remove)):
+            # no operation names the Host (the usual case): they apply as they are
+            return _Action(template=template, rewrite=rule.rewrite is not None, host=host,
+                           ops=tuple(req_ops))
         plain = tuple(HeaderOps(tuple(p for p in op.set if p[0].lower() not in _HOST_HEADERS),
                                 tuple(p for p in op.add if p[0].lower() not in _HOST_HEADERS),
                                 tuple(n for n in op.remove if n.lower() not in _HOST_HEADERS))
