@@ -1445,8 +1445,15 @@ def _action(rule: _Rule, view_notes: tuple[str, ...]) -> _Action:
                 500, rule.label, (), (), None, None, (), notes))
         return _Action(rule, view_notes, template=template_outcome(
             200, rule.label, direct, (), rule.timeout, rule.retry, (), notes))
-    valid = [b for b in rule.backends if b.backend is not None]
-    backend_filters = _backend_filters(valid)
+    valid: list[_BackendRef] = []
+    weight = 0
+    plain = True  # no valid backend that gets traffic has filters: _backend_filters is ()
+    for ref in rule.backends:
+        if ref.backend is not None:
+            valid.append(ref)
+            weight += ref.weight
+            plain = plain and not (ref.filters and ref.weight > 0)
+    backend_filters = () if plain else _backend_filters(valid)
     host: str | None = None  # what the filters do with the request, in order
     paths: list[_PathModifier] = []
     edits: list[_HeaderFilter] = []
@@ -1461,11 +1468,12 @@ def _action(rule: _Rule, view_notes: tuple[str, ...]) -> _Action:
             rewritten = filt.host()
             host = rewritten if rewritten is not None else host
             edits.append(filt)
-    parts = _Fixed([*view_notes, *rule.notes])
+    parts = _Fixed([*view_notes, *rule.notes], {}, [])
     for filt in rule.filters:
         filt.fixed(parts)
-    _note_invalid_share(parts.notes, rule.backends)
-    if not valid or sum(b.weight for b in valid) == 0:  # a 500 whatever the request
+    if len(valid) < len(rule.backends):
+        _note_invalid_share(parts.notes, rule.backends)
+    if not weight:  # no valid backend, or none with a weight: a 500 whatever the request
         return _Action(rule, view_notes, fixed=Outcome(status=500, rule=rule.label,
                                                        notes=tuple(parts.notes)))
     if backend_filters is None:
