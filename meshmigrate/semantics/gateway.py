@@ -1354,11 +1354,6 @@ def _backend_filters(valid: list[_BackendRef]) -> tuple[_Filter, ...] | None:
 # checked against the plain definitions (_Match.test, _forward) in tests/test_gateway_eval.py.
 
 
-
-
-
-
-
 class _Plan(Protocol):
     def evaluate(self, request: Request, memo: Memo) -> Outcome: ...
 
@@ -1640,8 +1635,10 @@ def _compile(service: ServiceKey, view: _View | None) -> _Plan:
     stems: dict[str, tuple[tuple[Any, ...], list[int]]] = {}  # PathPrefix slots by stem
     always: tuple[int, ...] = ()
     regexes: list[tuple[int, str, re.Pattern[str]]] = []
-    for pos, entry in enumerate(order):
-        slot = entry[4].slot
+    # the last three columns of the rows, at once
+    matches, actions, owners = list(zip(*order, strict=True))[4:] if order else ((), (), ())
+    for pos, match in enumerate(matches):
+        slot = match.slot
         kind = slot[0]
         if kind == _EXACT:
             exact[slot[1]] = (*exact.get(slot[1], ()), pos)
@@ -1658,8 +1655,7 @@ def _compile(service: ServiceKey, view: _View | None) -> _Plan:
     prefixes: dict[str, tuple[tuple[str, str, tuple[int, ...]], ...]] = {}
     for (_, segment, stem, slashed), found in stems.values():
         prefixes[segment] = (*prefixes.get(segment, ()), (stem, slashed, tuple(found)))
-    return _HttpPlan(tuple([entry[4] for entry in order]), tuple([entry[5] for entry in order]),
-                     tuple([entry[6] for entry in order]), exact, always, prefixes, tuple(regexes),
+    return _HttpPlan(matches, actions, owners, exact, always, prefixes, tuple(regexes),
                      Outcome(status=404, notes=notes) if notes else _NOT_FOUND)
 
 
