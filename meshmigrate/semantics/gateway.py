@@ -220,15 +220,19 @@ class _Match:
     slot: tuple[Any, ...] = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "order", tuple(-r for r in self.rank))
-        object.__setattr__(self, "simple",
-                           self.method is None and not self.headers and not self.queries)
-        object.__setattr__(self, "needs_headers",
-                           any(name != "host" for name, _ in self.headers))
-        exact = all(c.kind == "Exact" and name != "host" for name, c in self.headers)
-        object.__setattr__(self, "exact_headers", tuple(
-            (name, c.value) for name, c in self.headers) if exact else None)
-        object.__setattr__(self, "slot", _slot(self.path))
+        put = object.__setattr__
+        put(self, "order", tuple([-r for r in self.rank]))
+        headers = self.headers
+        put(self, "simple", self.method is None and not headers and not self.queries)
+        if not headers:  # most matches
+            put(self, "needs_headers", False)
+            put(self, "exact_headers", ())
+        else:
+            put(self, "needs_headers", any(name != "host" for name, _ in headers))
+            exact = all(c.kind == "Exact" and name != "host" for name, c in headers)
+            put(self, "exact_headers", tuple(
+                [(name, c.value) for name, c in headers]) if exact else None)
+        put(self, "slot", _slot(self.path))
 
     def test(self, request: Request) -> bool:
         return (
