@@ -841,6 +841,7 @@ def _masker(cond: _Cond, facts: _Facts) -> Callable[[Sequence[str]], int]:
 
 
 def _scan(test: Callable[[str], object], head: str, samples: Sequence[str]) -> int:
+    """Bitmask of the (sorted) samples that start with ``head`` and pass ``test``."""
     low, high = _span(samples, head)
     hits = compress(range(low, high), map(test, samples[low:high]))
     return sum(map((1).__lshift__, hits))
