@@ -251,7 +251,7 @@ class _Run:
         atoms = source_atoms(tables, blocks) | self.target.evaluator.atoms(key)
         readers = PathReaders(source_path_readers(tables), self.target_readers)
         matches = [*blocks,
-                   *((block, None) for block in self.target.evaluator.match_atoms(key))]
+                   *((block, None, None) for block in self.target.evaluator.match_atoms(key))]
         return evaluated(key, atoms, self.namespaces(key), self.evaluate, readers,
                          source_paths=source_path_conditions(tables), matches=matches,
                          exhaustive=self.exhaustive)

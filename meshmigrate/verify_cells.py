@@ -28,6 +28,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache, partial
+from itertools import count
 from typing import Any
 
 from meshmigrate.model import (
@@ -200,7 +201,9 @@ def _reads_path(rule: Mapping[str, Any]) -> bool:
 Evaluated = tuple[Request, Outcome, Outcome]
 
 
-Block = tuple[Atoms, Match | None]  # a match block as atoms, with the source's own Match
+#: A match block as atoms, with the source's own Match and the token of what narrowing
+#: reads of it (:func:`_token`; None: computed from the atoms, for target blocks).
+Block = tuple[Atoms, Match | None, int | None]
 
 
 def evaluated(service: ServiceKey, atoms: Atoms, namespaces: Sequence[str],
@@ -241,9 +244,25 @@ def _rest(match: Match) -> Rest:
 
 
 #: Cached variants by what decides them (hosts, gRPC, the blocks that apply, each as a
-#: token), shared by every Service port; tokens number the distinct block conditions.
-_TOKENS: dict[tuple[Any, ...], int] = {}
+#: token), shared by every Service port.
 _BUILT: dict[tuple[Any, ...], tuple[Request, ...]] = {}
+#: Tokens number the distinct things narrowing reads of a block. A token is never given to
+#: two different readings, even after the table is cleared (the count goes on), so a token
+#: kept elsewhere (the block cache, :data:`_BUILT`) can go stale but never wrong.
+_TOKENS: dict[tuple[Any, ...], int] = {}
+_NEXT_TOKEN = count()
+
+
+def _token(atoms: Atoms, rest: Rest | None) -> int:
+    """The token of a block read as ``atoms`` (its paths aside) and, for a source block,
+    its :data:`Rest`."""
+    key = (atoms.headers, atoms.queries, atoms.methods, atoms.grpc, rest)
+    found = _TOKENS.get(key)
+    if found is None:
+        if len(_TOKENS) > 16 * _CACHE:  # bounded memory
+            _TOKENS.clear()
+        found = _TOKENS[key] = next(_NEXT_TOKEN)
+    return found
 
 
 class _Narrowing:
@@ -253,18 +272,16 @@ class _Narrowing:
     def __init__(self, atoms: Atoms, blocks: Sequence[Block]) -> None:
         self.atoms = atoms
         self.blocks = blocks
-        self.always = [i for i, (block, _) in enumerate(blocks) if not block.paths]
+        self.always = [i for i, (block, _, _) in enumerate(blocks) if not block.paths]
         self.by_path: dict[PathAtom, list[int]] = {}
-        for i, (block, _) in enumerate(blocks):
+        for i, (block, _, _) in enumerate(blocks):
             for path in block.paths:
                 self.by_path.setdefault(path, []).append(i)
         self.done: dict[tuple[int, ...], tuple[Request, ...]] = {}
-        if len(_TOKENS) > 16 * _CACHE:  # bounded memory: start over (tokens with them)
-            _TOKENS.clear()
+        if len(_BUILT) > 16 * _CACHE:  # bounded memory: start over
             _BUILT.clear()
-        self.tokens = [_TOKENS.setdefault(key, len(_TOKENS)) for key in (
-            (block.headers, block.queries, block.methods, block.grpc,
-             None if match is None else _rest(match)) for block, match in blocks)]
+        self.tokens = [_token(block, None) if token is None else token
+                       for block, _, token in blocks]
         self.head = (atoms.grpc, atoms.hosts)
 
     def variants(self, true: frozenset[PathAtom]) -> tuple[Request, ...]:
@@ -285,7 +302,7 @@ class _Narrowing:
         queries: set[QueryAtom] = set()
         methods: set[str] = set()
         grpc = self.atoms.grpc
-        for block, _ in blocks:
+        for block, _, _ in blocks:
             headers.update(block.headers)
             queries.update(block.queries)
             methods.update(block.methods)
@@ -293,7 +310,7 @@ class _Narrowing:
         found = Atoms(headers=frozenset(headers), queries=frozenset(queries),
                       methods=frozenset(methods), grpc=grpc,
                       hosts=self.atoms.hosts)  # route hostnames are not per match
-        return _distinct(found, frozenset(_rest(m) for _, m in blocks if m is not None))
+        return _distinct(found, frozenset(_rest(m) for _, m, _ in blocks if m is not None))
 
 
 @lru_cache(maxsize=4 * _CACHE)
@@ -363,9 +380,14 @@ def _exhaustive(service: ServiceKey, atoms: Atoms, namespaces: Sequence[str],
 def source_match_atoms(tables: Iterable[RouteTable]) -> list[Block]:
     """Each match block of the source tables as its own atoms, with the block itself (for
     :func:`evaluated`)."""
-    return [(_block_atoms(match.path, match.methods, match.headers, match.query,
-                          table.protocol), match)
-            for table in tables for rule in table.rules for match in rule.matches]
+    out: list[Block] = []
+    for table in tables:
+        for rule in table.rules:
+            for match in rule.matches:
+                atoms, token = _block_atoms(match.path, match.methods, match.negated_methods,
+                                            match.headers, match.query, table.protocol)
+                out.append((atoms, match, token))
+    return out
 
 
 def source_atoms(tables: Sequence[RouteTable], blocks: Sequence[Block]) -> Atoms:
@@ -377,7 +399,7 @@ def source_atoms(tables: Sequence[RouteTable], blocks: Sequence[Block]) -> Atoms
     queries: set[QueryAtom] = set()
     methods: set[str] = set()
     hosts: set[str] = set()
-    for atoms, _ in blocks:
+    for atoms, _, _ in blocks:
         paths |= atoms.paths
         headers |= atoms.headers
         queries |= atoms.queries
@@ -388,15 +410,17 @@ def source_atoms(tables: Sequence[RouteTable], blocks: Sequence[Block]) -> Atoms
 
 
 @lru_cache(maxsize=4 * _CACHE)
-def _block_atoms(path: PathMatch | None, methods: frozenset[str] | None,
+def _block_atoms(path: PathMatch | None, methods: frozenset[str] | None, negated: bool,
                  headers: tuple[StringMatch, ...], query: tuple[StringMatch, ...],
-                 protocol: Protocol) -> Atoms:
-    """One source match block's atoms, as the source evaluator states them (keyed by the
-    conditions atoms are made of, not by the block, so equal conditions of different rules
-    and Services share them)."""
-    match = Match(path=path, methods=methods, headers=headers, query=query)
-    return service_atoms([RouteTable(ServiceRef("", ""), (Rule(matches=(match,)),),
-                                     protocol=protocol)])
+                 protocol: Protocol) -> tuple[Atoms, int]:
+    """One source match block's atoms, as the source evaluator states them, and its
+    narrowing token (keyed by the conditions they are made of, not by the block, so equal
+    conditions of different rules and Services share them)."""
+    match = Match(path=path, methods=methods, headers=headers, query=query,
+                  negated_methods=negated)
+    atoms = service_atoms([RouteTable(ServiceRef("", ""), (Rule(matches=(match,)),),
+                                      protocol=protocol)])
+    return atoms, _token(atoms, _rest(match))
 
 
 def source_path_conditions(tables: Iterable[RouteTable]) -> frozenset[PathMatch]:

@@ -243,6 +243,6 @@ def test_source_atoms_from_blocks_are_the_tables_atoms(path: Any) -> None:
     for tables in [*by_service.values(), model.tables]:
         blocks = source_match_atoms(tables)
         assert source_atoms(tables, blocks) == service_atoms(tables)
-        assert [atoms for atoms, _ in blocks] == [
+        assert [atoms for atoms, _, _ in blocks] == [
             service_atoms([replace(table, rules=(replace(rule, matches=(match,)),))])
             for table in tables for rule in table.rules for match in rule.matches]
