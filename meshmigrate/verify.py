@@ -24,8 +24,10 @@ from meshmigrate.semantics.outcome import Outcome, Request, Retry, ServiceKey, d
 from meshmigrate.semantics.source import SourceEvaluator, rule_label
 from meshmigrate.targets import Profile
 from meshmigrate.verify_cells import (
+    EVERY_HEADER,
     PathReaders,
     evaluated,
+    modified_headers,
     source_atoms,
     source_match_atoms,
     source_path_conditions,
@@ -174,7 +176,8 @@ def verify_model(model: RoutingModel, target_objects: Sequence[dict[str, Any]], 
     target = TargetView(GatewayEvaluator(objects), implicit_retry(profile),
                         annotation_policies(objects, profile))
     run = _Run(SourceEvaluator(model), target, consumer_index(objects), client_namespaces,
-               target_path_readers(objects), exhaustive)
+               target_path_readers(objects), exhaustive,
+               modified_headers(model.tables, objects))
     memo = (Memo(model, objects, constants=client_namespaces or ())
             if max_witnesses_per_service is None else None)
     report = VerifyReport()
@@ -242,6 +245,8 @@ class _Run:
     fixed_namespaces: Sequence[str] | None
     target_readers: frozenset[str]
     exhaustive: bool = False
+    #: request headers some rule of either side modifies (see verify_cells.evaluated)
+    modified: frozenset[str] = EVERY_HEADER
 
     def evaluated(self, key: ServiceKey) -> Iterator[tuple[Request, Outcome, Outcome]]:
         """Witness requests for ``key`` with both outcomes, from each relevant client
@@ -254,7 +259,7 @@ class _Run:
                    *((block, None, None) for block in self.target.evaluator.match_atoms(key))]
         return evaluated(key, atoms, self.namespaces(key), self.evaluate, readers,
                          source_paths=source_path_conditions(tables), matches=matches,
-                         exhaustive=self.exhaustive)
+                         modified=self.modified, exhaustive=self.exhaustive)
 
     def evaluate(self, request: Request) -> tuple[Outcome, Outcome]:
         return self.source.evaluate(request), self.target.evaluate(request)
@@ -328,9 +333,23 @@ def implicit_retry(profile: Profile | None) -> Retry | None:
     return None
 
 
+#: The aspects in the order :func:`differences` names them.
+ASPECTS = ("status", "backends", "path", "host", "request_headers", "response_headers",
+           "redirect", "timeout", "retry", "mirrors")
+
+
 def _aspects(a: Outcome, b: Outcome) -> tuple[str, ...]:
     """:func:`differences`, without its exact (fraction, map, set) comparisons when the
-    backends, header maps and mirrors are identical as written."""
+    backends, header maps and mirrors are identical as written.
+
+    When one side forwards the request and the other does not (a redirect, 404, 500: no
+    path), the request headers differ too, whatever the request carried: the side that does
+    not forward sends no header map at all, as it sends no path and no host. (Otherwise
+    whether the request happened to carry a header would decide whether this aspect is
+    named, and so how differences are grouped.)"""
+    if (a.path is None) != (b.path is None):
+        found = differences(a, b)
+        return tuple(name for name in ASPECTS if name in found or name == "request_headers")
     if (a.backends != b.backends or a.request_headers != b.request_headers
             or a.response_headers != b.response_headers or a.mirrors != b.mirrors):
         return differences(a, b)

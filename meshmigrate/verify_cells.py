@@ -18,6 +18,10 @@ variants with the same pair of outcomes were decided by the same rules and diffe
 parts of the request the rewrite does not read (headers, query, method), so they stay alike
 on every path of the class.
 
+Within a class, the method/header/query variants are narrowed to the match blocks that can
+apply there and to one per distinct reading of their conditions; a header's presence is a
+reading of its own only where some rule modifies that header (:func:`_distinct`).
+
 ``exhaustive=True`` evaluates the whole cross product (the previous behaviour); the tests
 check on every golden case and on random configurations that both find the same
 differences.
@@ -54,14 +58,18 @@ from meshmigrate.semantics.source import (
 )
 from meshmigrate.semantics.witness import path_sample_masks, witnesses
 
-__all__ = ["PathReaders", "evaluated", "path_classes", "source_atoms", "source_match_atoms",
-           "source_path_conditions", "variants"]
+__all__ = ["EVERY_HEADER", "PathReaders", "evaluated", "modified_headers", "path_classes",
+           "source_atoms", "source_match_atoms", "source_path_conditions", "variants"]
 
 #: A stand-in Service for cached request shapes (replaced per Service port).
 _ANY_SERVICE = ServiceKey("meshmigrate-witness", "service", 0)
 _CACHE = 4096  # distinct condition sets kept (bounded memory on large meshes)
 
 Evaluate = Callable[[Request], tuple[Outcome, Outcome]]
+
+#: The request headers rules modify when they are not known (:func:`modified_headers`):
+#: every header's presence matters.
+EVERY_HEADER = frozenset({"*"})
 
 
 # --- path classes --------------------------------------------------------------------------
@@ -188,12 +196,64 @@ def target_path_readers(objects: Sequence[Mapping[str, Any]]) -> frozenset[str]:
     return frozenset(found)
 
 
-def _reads_path(rule: Mapping[str, Any]) -> bool:
+def modified_headers(tables: Iterable[RouteTable],
+                     objects: Sequence[Mapping[str, Any]]) -> frozenset[str]:
+    """Lower-case names of every request header some rule modifies: the source's header
+    operations (on rules and destinations) and the target's RequestHeaderModifier filters
+    (on rules and backendRefs). :data:`EVERY_HEADER` when a target filter cannot be read
+    (so nothing is left out on an assumption)."""
+    names: set[str] = set()
+    for table in tables:
+        for rule in table.rules:
+            for ops in (rule.request_headers, *(d.request_headers for d in rule.destinations)):
+                names.update(name.lower() for name, _ in (*ops.set, *ops.add))
+                names.update(name.lower() for name in ops.remove)
+    for obj in objects:
+        spec = obj.get("spec")
+        rules = spec.get("rules") if isinstance(spec, Mapping) else None
+        for rule in rules if isinstance(rules, list) else ():
+            if not isinstance(rule, Mapping):
+                continue
+            for filt in _all_filters(rule):
+                if filt.get("type") == "RequestHeaderModifier" or "requestHeaderModifier" in filt:
+                    found = _modifier_names(filt.get("requestHeaderModifier"))
+                    if found is None:
+                        return EVERY_HEADER
+                    names.update(found)
+    return frozenset(names)
+
+
+def _all_filters(rule: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The filters of a route rule and of its backendRefs (readable ones)."""
     filters = [f for f in rule.get("filters") or [] if isinstance(f, Mapping)]
     for ref in rule.get("backendRefs") or []:
         if isinstance(ref, Mapping):
             filters += [f for f in ref.get("filters") or [] if isinstance(f, Mapping)]
-    return any(f.get("type") in _PATH_FILTERS for f in filters)
+    return filters
+
+
+def _modifier_names(spec: Any) -> set[str] | None:
+    """The header names a RequestHeaderModifier names (lower-case); None if unreadable."""
+    if spec is None:
+        return set()
+    if not isinstance(spec, Mapping):
+        return None
+    names: set[str] = set()
+    for key in ("set", "add"):
+        entries = spec.get(key) or []
+        if not isinstance(entries, list) or not all(
+                isinstance(e, Mapping) and "name" in e for e in entries):
+            return None
+        names.update(str(e["name"]).lower() for e in entries)
+    removed = spec.get("remove") or []
+    if not isinstance(removed, list):
+        return None
+    names.update(str(n).lower() for n in removed)
+    return names
+
+
+def _reads_path(rule: Mapping[str, Any]) -> bool:
+    return any(f.get("type") in _PATH_FILTERS for f in _all_filters(rule))
 
 
 # --- the requests ----------------------------------------------------------------------------
@@ -210,6 +270,7 @@ def evaluated(service: ServiceKey, atoms: Atoms, namespaces: Sequence[str],
               evaluate: Evaluate, readers: PathReaders, *,
               source_paths: frozenset[PathMatch] = frozenset(),
               matches: Sequence[Block] | None = None,
+              modified: frozenset[str] = EVERY_HEADER,
               exhaustive: bool = False) -> Iterator[Evaluated]:
     """Each needed witness request for ``service`` with its source and target outcomes (see
     the module docstring), per client namespace in the given order. Deterministic.
@@ -219,14 +280,18 @@ def evaluated(service: ServiceKey, atoms: Atoms, namespaces: Sequence[str],
     blocks that can apply on it (their path condition holds there, or they have none): no
     other block can match a request with that path, so the others' header, query, method
     and host conditions cannot change which rule decides it. Of the variants left, those
-    every condition reads alike are evaluated once (:func:`_distinct`)."""
+    every condition reads alike are evaluated once (:func:`_distinct`); ``modified`` names
+    the request headers some rule of either side modifies (:func:`modified_headers`)."""
     if exhaustive:
         yield from _exhaustive(service, atoms, namespaces, evaluate)
         return
-    every = variants(replace(atoms, paths=frozenset()))
-    narrow = _Narrowing(atoms, matches) if matches is not None else None
-    classes = [(samples, every if narrow is None else narrow.variants(true))
-               for true, samples in _classes(atoms.paths, atoms.grpc, source_paths)]
+    found = _classes(atoms.paths, atoms.grpc, source_paths)
+    if matches is None:
+        every = variants(replace(atoms, paths=frozenset()))
+        classes = [(samples, every) for _, samples in found]
+    else:
+        narrow = _Narrowing(atoms, matches, modified)
+        classes = [(samples, narrow.variants(true)) for true, samples in found]
     for namespace in namespaces:
         for samples, shapes in classes:
             yield from _one_class(service, samples, shapes, namespace, evaluate, readers)
@@ -269,8 +334,10 @@ class _Narrowing:
     """The variants of each path class of one Service port, from the blocks that can apply
     on it (classes with the same blocks share them, on this port and on every other)."""
 
-    def __init__(self, atoms: Atoms, blocks: Sequence[Block]) -> None:
+    def __init__(self, atoms: Atoms, blocks: Sequence[Block],
+                 modified: frozenset[str] = EVERY_HEADER) -> None:
         self.atoms = atoms
+        self.modified = modified
         self.blocks = blocks
         self.always = [i for i, (block, _, _) in enumerate(blocks) if not block.paths]
         self.by_path: dict[PathAtom, list[int]] = {}
@@ -282,7 +349,7 @@ class _Narrowing:
             _BUILT.clear()
         self.tokens = [_token(block, None) if token is None else token
                        for block, _, token in blocks]
-        self.head = (atoms.grpc, atoms.hosts)
+        self.head = (atoms.grpc, atoms.hosts, modified)
 
     def variants(self, true: frozenset[PathAtom]) -> tuple[Request, ...]:
         """For a path class on which the path conditions ``true`` hold."""
@@ -310,27 +377,50 @@ class _Narrowing:
         found = Atoms(headers=frozenset(headers), queries=frozenset(queries),
                       methods=frozenset(methods), grpc=grpc,
                       hosts=self.atoms.hosts)  # route hostnames are not per match
-        return _distinct(found, frozenset(_rest(m) for _, m, _ in blocks if m is not None))
+        present = frozenset(h.name for h in headers if _presence_matters(h.name, self.modified))
+        return _distinct(found, frozenset(_rest(m) for _, m, _ in blocks if m is not None),
+                         present)
+
+
+def _presence_matters(name: str, modified: frozenset[str]) -> bool:
+    """Whether a header's presence can change an outcome beyond the conditions on it: when
+    some rule modifies it (``add`` appends to a value that is there, ``set``/``remove`` act
+    on it), and always for the Host (absent, it is the Service's name)."""
+    lname = name.lower()
+    return lname in modified or "*" in modified or lname in ("host", ":authority")
 
 
 @lru_cache(maxsize=4 * _CACHE)
-def _distinct(atoms: Atoms, source: frozenset[Rest]) -> tuple[Request, ...]:
+def _distinct(atoms: Atoms, source: frozenset[Rest],
+              present: frozenset[str] | None = None) -> tuple[Request, ...]:
     """The variants of ``atoms``, one per distinct reading: the truth of every method,
     header, query and host condition (the source's blocks as the source evaluator reads
-    them) and the presence of every header and query parameter named. Two variants read
-    alike are decided by the same rules on both sides; their outcomes differ only in the
-    values they carry through untouched, which no rule reads."""
+    them), the presence of every query parameter named and of the headers in ``present``
+    (None: every header named). Two variants read alike are decided by the same rules on
+    both sides; their outcomes differ only in the values they carry through untouched,
+    which no rule reads.
+
+    A header's presence needs its own bit only where it can change an outcome beyond the
+    conditions on it (:func:`_presence_matters`): both evaluators forward every request
+    header as sent except those a header modifier names, so two variants that differ only
+    in carrying a header no rule modifies, with a value no condition on it accepts, get the
+    same outcome on each side up to that carried header. A query parameter's presence
+    always counts: a redirect's Location carries the query."""
     ordered = sorted(source, key=repr)
     kept: dict[tuple[bool, ...], Request] = {}
     for shape in variants(atoms):
-        kept.setdefault(_reading(shape, atoms, ordered), shape)
+        kept.setdefault(_reading(shape, atoms, ordered, present), shape)
     return tuple(kept.values())
 
 
-def _reading(shape: Request, atoms: Atoms, source: Sequence[Rest]) -> tuple[bool, ...]:
+def _reading(shape: Request, atoms: Atoms, source: Sequence[Rest],
+             present: frozenset[str] | None = None) -> tuple[bool, ...]:
     bits = [shape.method == method for method in sorted(atoms.methods)]
     for atom in sorted(atoms.headers):
-        bits += (shape.header(atom.name) is not None, atom.matches(shape.header(atom.name)))
+        value = shape.header(atom.name)
+        if present is None or atom.name in present:
+            bits.append(value is not None)
+        bits.append(atom.matches(value))
     for query in sorted(atoms.queries):
         value = shape.query_param(query.name)
         bits += (value is not None, query.matches(value))

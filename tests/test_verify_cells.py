@@ -246,3 +246,94 @@ def test_source_atoms_from_blocks_are_the_tables_atoms(path: Any) -> None:
         assert [atoms for atoms, _, _ in blocks] == [
             service_atoms([replace(table, rules=(replace(rule, matches=(match,)),))])
             for table in tables for rule in table.rules for match in rule.matches]
+
+
+# --- header presence: split only where a rule modifies the header ----------------------------
+
+def canary_with_header_op(op: str) -> str:
+    """A canary rule on x-canary and a catch-all whose request header operation ``op``
+    (add/set/remove) names x-canary: only a request carrying x-canary with another value
+    shows what the operation does to it."""
+    value: Any = ["x-canary"] if op == "remove" else {"x-canary": "seen"}
+    vs = {"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+          "metadata": {"name": "web", "namespace": "shop"},
+          "spec": {"hosts": ["web"], "http": [
+              {"match": [{"headers": {"x-canary": {"exact": "true"}}}],
+               "route": [{"destination": {"host": "a"}}]},
+              {"headers": {"request": {op: value}}, "route": [{"destination": {"host": "b"}}]}]}}
+    return yaml.safe_dump_all([*SERVICES, vs], sort_keys=False)
+
+
+def test_modified_headers_come_from_both_sides() -> None:
+    from meshmigrate.verify_cells import EVERY_HEADER, modified_headers
+
+    model, objects = convert_text(canary_with_header_op("add"), ConvertOptions(verify=False))
+    assert modified_headers(model.tables, []) == {"x-canary"}
+    route = {"kind": "HTTPRoute", "spec": {"rules": [
+        {"filters": [{"type": "RequestHeaderModifier",
+                      "requestHeaderModifier": {"set": [{"name": "X-One", "value": "1"}],
+                                                "remove": ["x-two"]}}],
+         "backendRefs": [{"name": "b", "filters": [
+             {"type": "RequestHeaderModifier",
+              "requestHeaderModifier": {"add": [{"name": "x-three", "value": "3"}]}}]}]},
+        {"filters": [{"type": "ResponseHeaderModifier",
+                      "responseHeaderModifier": {"set": [{"name": "x-four", "value": "4"}]}}]}]}}
+    assert modified_headers([], [route]) == {"x-one", "x-two", "x-three"}
+    assert modified_headers([], objects) == {"x-canary"}
+    unreadable = {"kind": "HTTPRoute", "spec": {"rules": [{"filters": [
+        {"type": "RequestHeaderModifier", "requestHeaderModifier": {"set": "x-one"}}]}]}}
+    assert modified_headers(model.tables, [unreadable]) == EVERY_HEADER
+
+
+@pytest.mark.parametrize("op", ["add", "set", "remove"])
+def test_a_modified_header_keeps_its_presence_split(op: str) -> None:
+    """The translation's operation is swapped for another: add against set shows only on a
+    request carrying x-canary with a value the canary rule does not take, and the fast path
+    still evaluates one (the same groups as the cross product)."""
+    model, objects = convert_text(canary_with_header_op(op), ConvertOptions(verify=False))
+    options = ConvertOptions(verify=False)
+    good = assert_same_groups(model, objects, options.profile())
+    swapped = copy.deepcopy(objects)
+    other = {"add": "set", "set": "add", "remove": "set"}[op]
+    for obj in swapped:
+        for rule in (obj.get("spec") or {}).get("rules") or []:
+            for filt in rule.get("filters") or []:
+                mod = filt.get("requestHeaderModifier")
+                if mod:
+                    filt["requestHeaderModifier"] = {other: [{"name": "x-canary",
+                                                              "value": "seen"}]}
+    fast = assert_same_groups(model, swapped, options.profile())
+    new = groups(fast) - groups(good)
+    assert new and all("request_headers" in aspects for *_, aspects in new)
+    if op != "remove":  # add against set differ only on a header that is there already
+        assert all(d.request.header("x-canary") not in (None, "true")
+                   for d in fast.differences if "request_headers" in d.aspects)
+
+
+def test_an_unmodified_header_is_not_split_by_presence() -> None:
+    from meshmigrate.semantics.atoms import Atoms, HeaderAtom
+    from meshmigrate.verify_cells import _distinct
+
+    atoms = Atoms(headers=frozenset({HeaderAtom("x-canary", "exact", "true")}))
+    split = _distinct(atoms, frozenset(), frozenset({"x-canary"}))
+    merged = _distinct(atoms, frozenset(), frozenset())
+    assert len(merged) == len(split) - 1 == 2
+    assert {r.header("x-canary") == "true" for r in merged} == {True, False}
+    # Host is always split: absent, it is the Service's name, which a condition may take
+    host = Atoms(headers=frozenset({HeaderAtom("host", "regex", "web.*")}))
+    from meshmigrate.verify_cells import _presence_matters
+    assert _presence_matters("Host", frozenset()) and _presence_matters(":authority",
+                                                                        frozenset())
+    assert len(_distinct(host, frozenset(), frozenset({"host"}))) > 1
+
+
+def test_forward_against_no_forward_names_the_request_headers() -> None:
+    """One side forwards, the other does not: the request headers count as different even
+    when the request carried none, as path and host do (no header map is sent at all)."""
+    from meshmigrate.semantics.outcome import Outcome
+    from meshmigrate.verify import _aspects
+
+    forwarded = Outcome(status=200, path="/x", host="web")
+    missing = Outcome(status=404)
+    assert _aspects(forwarded, missing) == ("status", "path", "host", "request_headers")
+    assert _aspects(missing, Outcome(status=404)) == ()
