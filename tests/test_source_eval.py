@@ -33,6 +33,7 @@ from meshmigrate.model import (
     StrKind,
     Unmatched,
 )
+from meshmigrate.semantics import outcome as outcome_module
 from meshmigrate.semantics.atoms import PathAtom, header_atom, path_atom_of, query_atom
 from meshmigrate.semantics.outcome import (
     Backend,
@@ -43,6 +44,7 @@ from meshmigrate.semantics.outcome import (
     ServiceKey,
     backend,
     forwarded,
+    request_at,
     template_outcome,
 )
 from meshmigrate.semantics.source import (
@@ -595,6 +597,50 @@ def test_fast_backend_is_the_dataclass_one() -> None:
     assert not fast < slow and not slow < fast  # ordered like the dataclass
     with pytest.raises(FrozenInstanceError):
         fast.port = 1  # type: ignore[misc]
+
+
+def test_backends_are_interned_by_value() -> None:
+    """Equal backends from backend() are one object (outcomes then compare backend tuples
+    by identity); a bool or float port or weight, equal to an int as a key, is not taken
+    for it; after the intern table starts over, new and old objects still compare equal."""
+    first = backend(NS, "intern-a", 8080, 3)
+    assert backend(NS, "intern-a", 8080, 3) is first
+    assert backend(NS, "intern-a", None, 3) is backend(NS, "intern-a", None, 3)
+    assert backend(NS, "intern-a", 8080, 4) != first
+    odd = backend(NS, "intern-b", 1, True)  # type: ignore[arg-type]
+    assert repr(odd) == repr(Backend(NS, "intern-b", 1, True))  # type: ignore[arg-type]
+    assert repr(backend(NS, "intern-b", 1, 1)) == repr(Backend(NS, "intern-b", 1, 1))
+    assert repr(backend(NS, "intern-b", 1, True)) == repr(  # type: ignore[arg-type]
+        Backend(NS, "intern-b", 1, True))  # type: ignore[arg-type]
+    assert repr(backend(NS, "intern-b", 1.0, 1)) == repr(  # type: ignore[arg-type]
+        Backend(NS, "intern-b", 1.0, 1))  # type: ignore[arg-type]
+    outcome_module._BACKENDS.clear()
+    again = backend(NS, "intern-a", 8080, 3)
+    assert again is not first and again == first and hash(again) == hash(first)
+    assert backend(NS, "intern-a", 8080, 3) is again
+
+
+def test_backend_intern_table_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The intern table starts over when full: it never holds more than its bound."""
+    monkeypatch.setattr(outcome_module, "BACKENDS_KEPT", 8)
+    outcome_module._BACKENDS.clear()
+    made = [backend(NS, f"bound-{i}", 80, 1) for i in range(20)]
+    assert len(outcome_module._BACKENDS) <= 8
+    assert made == [Backend(NS, f"bound-{i}", 80, 1) for i in range(20)]
+
+
+def test_request_at_is_the_dataclass_one() -> None:
+    """outcome.request_at builds the Request the dataclass constructor does."""
+    shape = Request(KEY, "/ignored", "POST", "https", (("q", "1"),), (("x-a", "b"),),
+                    "ignored", "grpc")
+    other = ServiceKey("else", "api", 9090)
+    fast = request_at(shape, other, "/p", "client")
+    slow = Request(service=other, path="/p", method="POST", scheme="https",
+                   query=(("q", "1"),), headers=(("x-a", "b"),), client_namespace="client",
+                   protocol="grpc")
+    assert fast == slow and repr(fast) == repr(slow) and hash(fast) == hash(slow)
+    with pytest.raises(FrozenInstanceError):
+        fast.path = "/q"  # type: ignore[misc]
 
 
 def test_retry_remembered_by_identity_follows_the_timeout() -> None:

@@ -152,6 +152,30 @@ class Outcome:
         }
 
 
+_SET_REQUEST_SERVICE, _SET_REQUEST_PATH, _SET_REQUEST_METHOD, _SET_REQUEST_SCHEME, \
+    _SET_REQUEST_QUERY, _SET_REQUEST_HEADERS_OF, _SET_REQUEST_CLIENT, _SET_REQUEST_PROTOCOL = (
+        getattr(Request, name).__set__ for name in Request.__slots__)
+assert Request.__slots__ == ("service", "path", "method", "scheme", "query", "headers",
+                             "client_namespace", "protocol"), "update request_at() with the fields"
+
+
+def request_at(shape: Request, service: ServiceKey, path: str, namespace: str) -> Request:
+    """``shape`` sent to ``service`` with ``path`` from a client in ``namespace``: the same
+    as ``Request(service=service, path=path, method=shape.method, scheme=shape.scheme,
+    query=shape.query, headers=shape.headers, client_namespace=namespace,
+    protocol=shape.protocol)``, faster (see :func:`forwarded`)."""
+    out: Request = object.__new__(Request)
+    _SET_REQUEST_SERVICE(out, service)
+    _SET_REQUEST_PATH(out, path)
+    _SET_REQUEST_METHOD(out, shape.method)
+    _SET_REQUEST_SCHEME(out, shape.scheme)
+    _SET_REQUEST_QUERY(out, shape.query)
+    _SET_REQUEST_HEADERS_OF(out, shape.headers)
+    _SET_REQUEST_CLIENT(out, namespace)
+    _SET_REQUEST_PROTOCOL(out, shape.protocol)
+    return out
+
+
 # Fast construction for the evaluators' hot paths: a frozen dataclass's __init__ sets each
 # field through object.__setattr__ (about twice as slow for 12 fields). The same Outcome.
 _SET_STATUS, _SET_RULE, _SET_BACKENDS, _SET_PATH, _SET_HOST, _SET_REQUEST_HEADERS, \
@@ -210,14 +234,35 @@ _SET_BACKEND_NAMESPACE, _SET_BACKEND_NAME, _SET_BACKEND_PORT, _SET_BACKEND_WEIGH
 assert Backend.__slots__ == ("namespace", "name", "port", "weight"), \
     "update backend() with the fields"
 
+# Interned Backends: both evaluators make them through backend(), so equal backends are
+# usually one object and outcomes compare their backend tuples element by element without
+# calling the dataclass ``__eq__`` (tuple comparison tries identity first). Bounded: the
+# table starts over when full (equal Backends made on either side of that still compare
+# equal, only more slowly).
+_BACKENDS: dict[tuple[str, str, int | None, int], Backend] = {}
+BACKENDS_KEPT = 1 << 16
+
 
 def backend(namespace: str, name: str, port: int | None, weight: int) -> Backend:
-    """``Backend(namespace, name, port, weight)``, faster (see :func:`forwarded`)."""
+    """``Backend(namespace, name, port, weight)``, faster (see :func:`forwarded`), and the
+    same object for the same four values while the intern table keeps it. (Only a plain
+    ``int`` port and weight are interned: ``True`` or ``1.0`` equal ``1`` as keys but
+    print differently.)"""
+    key = (namespace, name, port, weight)
+    interned = weight.__class__ is int and (port is None or port.__class__ is int)
+    if interned:
+        found = _BACKENDS.get(key)
+        if found is not None:
+            return found
     out: Backend = object.__new__(Backend)
     _SET_BACKEND_NAMESPACE(out, namespace)
     _SET_BACKEND_NAME(out, name)
     _SET_BACKEND_PORT(out, port)
     _SET_BACKEND_WEIGHT(out, weight)
+    if interned:
+        if len(_BACKENDS) >= BACKENDS_KEPT:
+            _BACKENDS.clear()
+        _BACKENDS[key] = out
     return out
 
 

@@ -402,7 +402,7 @@ def unmatched(tables: Sequence[RouteTable], request: Request) -> Outcome:
 def to_service(request: Request) -> Outcome:
     """The request goes to the addressed Service itself, untouched."""
     svc = request.service
-    return _forwarded(request, (Backend(svc.namespace, svc.name, svc.port, 1),), rule=None)
+    return _forwarded(request, (backend(svc.namespace, svc.name, svc.port, 1),), rule=None)
 
 
 def _forwarded(request: Request, backends: tuple[Backend, ...], rule: str | None,
@@ -417,7 +417,7 @@ def _backends(destinations: Iterable[Destination], request: Request) -> tuple[Ba
     """Weighted backends; ``port=None`` means the port the request was addressed to;
     zero-weight destinations get nothing."""
     return tuple(
-        Backend(d.service.namespace, d.service.name,
+        backend(d.service.namespace, d.service.name,
                 d.port if d.port is not None else request.service.port, d.weight)
         for d in destinations if d.weight > 0)
 
