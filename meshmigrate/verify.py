@@ -27,12 +27,12 @@ from meshmigrate.verify_cells import (
     EVERY_HEADER,
     PathReaders,
     evaluated,
-    modified_headers,
     source_atoms,
     source_match_atoms,
+    source_modified_headers,
     source_path_conditions,
     source_path_readers,
-    target_path_readers,
+    target_rule_facts,
 )
 from meshmigrate.verify_memo import Memo
 
@@ -175,9 +175,9 @@ def verify_model(model: RoutingModel, target_objects: Sequence[dict[str, Any]], 
     objects = [*target_objects, *missing_services(model, target_objects)]
     target = TargetView(GatewayEvaluator(objects), implicit_retry(profile),
                         annotation_policies(objects, profile))
+    readers, modified = target_rule_facts(objects)
     run = _Run(SourceEvaluator(model), target, consumer_index(objects), client_namespaces,
-               target_path_readers(objects), exhaustive,
-               modified_headers(model.tables, objects))
+               readers, exhaustive, modified | source_modified_headers(model.tables))
     memo = (Memo(model, objects, constants=client_namespaces or ())
             if max_witnesses_per_service is None else None)
     report = VerifyReport()

@@ -59,7 +59,8 @@ from meshmigrate.semantics.source import (
 from meshmigrate.semantics.witness import path_sample_masks, witnesses
 
 __all__ = ["EVERY_HEADER", "PathReaders", "evaluated", "modified_headers", "path_classes",
-           "source_atoms", "source_match_atoms", "source_path_conditions", "variants"]
+           "source_atoms", "source_match_atoms", "source_modified_headers",
+           "source_path_conditions", "target_rule_facts", "variants"]
 
 #: A stand-in Service for cached request shapes (replaced per Service port).
 _ANY_SERVICE = ServiceKey("meshmigrate-witness", "service", 0)
@@ -182,18 +183,7 @@ def target_path_readers(objects: Sequence[Mapping[str, Any]]) -> frozenset[str]:
     """Route rules with a URLRewrite or RequestRedirect filter, on the rule or on one of its
     backendRefs, labelled ``namespace/name#ruleName-or-index`` as the Gateway API evaluator
     labels them (any kind: a shared label only makes this more cautious)."""
-    found: set[str] = set()
-    for obj in objects:
-        spec = obj.get("spec")
-        rules = spec.get("rules") if isinstance(spec, Mapping) else None
-        if not isinstance(rules, list):
-            continue
-        meta = obj.get("metadata") if isinstance(obj.get("metadata"), Mapping) else {}
-        route = f"{(meta or {}).get('namespace') or 'default'}/{(meta or {}).get('name') or ''}"
-        for index, rule in enumerate(rules):
-            if isinstance(rule, Mapping) and _reads_path(rule):
-                found.add(f"{route}#{rule.get('name') or index}")
-    return frozenset(found)
+    return target_rule_facts(objects)[0]
 
 
 def modified_headers(tables: Iterable[RouteTable],
@@ -202,33 +192,59 @@ def modified_headers(tables: Iterable[RouteTable],
     operations (on rules and destinations) and the target's RequestHeaderModifier filters
     (on rules and backendRefs). :data:`EVERY_HEADER` when a target filter cannot be read
     (so nothing is left out on an assumption)."""
+    return source_modified_headers(tables) | target_rule_facts(objects)[1]
+
+
+def source_modified_headers(tables: Iterable[RouteTable]) -> frozenset[str]:
+    """The source's part of :func:`modified_headers`."""
     names: set[str] = set()
     for table in tables:
         for rule in table.rules:
             for ops in (rule.request_headers, *(d.request_headers for d in rule.destinations)):
-                names.update(name.lower() for name, _ in (*ops.set, *ops.add))
-                names.update(name.lower() for name in ops.remove)
+                if ops.set or ops.add or ops.remove:
+                    names.update(name.lower() for name, _ in (*ops.set, *ops.add))
+                    names.update(name.lower() for name in ops.remove)
+    return frozenset(names)
+
+
+def target_rule_facts(objects: Sequence[Mapping[str, Any]]
+                      ) -> tuple[frozenset[str], frozenset[str]]:
+    """In one pass over the target's routes: :func:`target_path_readers` and the target's
+    part of :func:`modified_headers`."""
+    readers: set[str] = set()
+    names: set[str] = set()
     for obj in objects:
         spec = obj.get("spec")
         rules = spec.get("rules") if isinstance(spec, Mapping) else None
-        for rule in rules if isinstance(rules, list) else ():
-            if not isinstance(rule, Mapping):
+        if not isinstance(rules, list):
+            continue
+        route = None
+        for index, rule in enumerate(rules):
+            filters = _all_filters(rule) if isinstance(rule, Mapping) else ()
+            if not filters:
                 continue
-            for filt in _all_filters(rule):
+            if any(f.get("type") in _PATH_FILTERS for f in filters):
+                route = route or _route_label(obj)
+                readers.add(f"{route}#{rule.get('name') or index}")
+            for filt in filters:
                 if filt.get("type") == "RequestHeaderModifier" or "requestHeaderModifier" in filt:
                     found = _modifier_names(filt.get("requestHeaderModifier"))
-                    if found is None:
-                        return EVERY_HEADER
-                    names.update(found)
-    return frozenset(names)
+                    names.update(EVERY_HEADER if found is None else found)
+    return frozenset(readers), frozenset(names)
+
+
+def _route_label(obj: Mapping[str, Any]) -> str:
+    meta = obj.get("metadata") if isinstance(obj.get("metadata"), Mapping) else {}
+    return f"{(meta or {}).get('namespace') or 'default'}/{(meta or {}).get('name') or ''}"
 
 
 def _all_filters(rule: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     """The filters of a route rule and of its backendRefs (readable ones)."""
-    filters = [f for f in rule.get("filters") or [] if isinstance(f, Mapping)]
-    for ref in rule.get("backendRefs") or []:
-        if isinstance(ref, Mapping):
-            filters += [f for f in ref.get("filters") or [] if isinstance(f, Mapping)]
+    filters = [f for f in rule.get("filters") or () if isinstance(f, Mapping)]
+    refs = rule.get("backendRefs")
+    for ref in refs if isinstance(refs, list) else ():
+        if isinstance(ref, Mapping) and ref.get("filters"):
+            filters += [f for f in ref.get("filters") or () if isinstance(f, Mapping)]
     return filters
 
 
@@ -250,10 +266,6 @@ def _modifier_names(spec: Any) -> set[str] | None:
         return None
     names.update(str(n).lower() for n in removed)
     return names
-
-
-def _reads_path(rule: Mapping[str, Any]) -> bool:
-    return any(f.get("type") in _PATH_FILTERS for f in _all_filters(rule))
 
 
 # --- the requests ----------------------------------------------------------------------------
