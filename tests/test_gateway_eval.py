@@ -1117,3 +1117,55 @@ def test_path_only_matches_read_like_the_match_as_written(raw: dict[str, Any],
                                                           rank: RegexRank) -> None:
     parser = gateway._Parser({}, False, rank, [])
     assert parser.http_match(raw) == gateway._http_match(raw, rank)
+
+
+# --------------------------------------------------------------------------- path readers
+
+
+def test_path_reader_labels_are_the_rules_that_rewrite_or_redirect() -> None:
+    """A URLRewrite or RequestRedirect on the rule or on a backendRef makes a path reader;
+    other filters, plain rules and dropped rules do not; labels are Outcome.rule's."""
+    rewrite = {"type": "URLRewrite", "urlRewrite": {"hostname": "x"}}
+    redirect = {"type": "RequestRedirect", "requestRedirect": {"statusCode": 301}}
+    header = {"type": "RequestHeaderModifier",
+              "requestHeaderModifier": {"set": [{"name": "x", "value": "1"}]}}
+    ev = GatewayEvaluator([route(
+        "r",
+        rule(exact("/a"), filters=[rewrite], name="rw"),
+        rule(exact("/b"), backends=[], filters=[redirect]),
+        rule(exact("/c"), backends=[backend("reviews-v1", filters=[rewrite])]),
+        rule(exact("/d"), filters=[header]),
+        rule(exact("/e")),
+        rule(exact("/f"), filters=[redirect]),  # with backendRefs: dropped
+    )])
+    assert ev.path_reader_labels() == {f"{NS}/r#rw", f"{NS}/r#1", f"{NS}/r#2"}
+    assert {ev.evaluate(req(path)).rule for path in ("/a", "/b", "/c")} == \
+        ev.path_reader_labels()
+    assert any("rule 5 dropped" in problem for problem in ev.problems)
+
+
+def _golden_paths() -> list[Path]:
+    from tests.golden import cases
+    return list(cases())
+
+
+@pytest.mark.parametrize("path", _golden_paths(), ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_path_reader_labels_match_the_objects_reading(path: Path) -> None:
+    """What the lead's verify_cells.target_path_readers reads of the objects, on every golden
+    case's conversion (the bad-input cases convert nothing)."""
+    import yaml
+
+    from meshmigrate.verify_cells import target_path_readers
+    case = yaml.safe_load(path.read_text())
+    options = ConvertOptions(verify=False)
+    args = case.get("args") or []
+    flags = dict(zip(args[::2], args[1::2], strict=True))
+    options.target = flags.get("--target", options.target)
+    options.channel = flags.get("--channel", options.channel)
+    try:
+        result = convert_documents(list(parse_stream(io.StringIO(case["input"]), "case.yaml")),
+                                   options)
+    except Exception:  # the bad-input cases: nothing converted
+        return
+    objects = result.objects
+    assert GatewayEvaluator(objects).path_reader_labels() == target_path_readers(objects)

@@ -53,7 +53,14 @@ from operator import attrgetter, itemgetter
 from types import MappingProxyType
 from typing import Any, NamedTuple, Protocol
 
-from meshmigrate.semantics.atoms import Atoms, HeaderAtom, PathAtom, QueryAtom, ValueKind
+from meshmigrate.semantics.atoms import (
+    Atoms,
+    PathAtom,
+    ValueKind,
+    header_atom,
+    path_atom_of,
+    query_atom,
+)
 from meshmigrate.semantics.durations import DurationError, canonical_duration
 from meshmigrate.semantics.outcome import (
     Backend,
@@ -66,6 +73,7 @@ from meshmigrate.semantics.outcome import (
     forwarded,
     template_outcome,
 )
+from meshmigrate.semantics.outcome import backend as _make_backend
 from meshmigrate.semantics.plans import MEMO_SIZE, Memo, bounded_put, literal_head, memo_put
 
 __all__ = [
@@ -132,15 +140,15 @@ class _Invalid(Exception):
     """A rule (or route) that a conformant implementation would not accept."""
 
 
-@dataclass(frozen=True, slots=True)
-class _Port:
+class _Port(NamedTuple):
+    """A Service port. (NamedTuples: one is made per port of every Service.)"""
+
     number: int
     name: str
     app_protocol: str
 
 
-@dataclass(frozen=True, slots=True)
-class _Service:
+class _Service(NamedTuple):
     ports: tuple[_Port, ...]
     parentable: bool  # ClusterIP Services only may be parents (GEP-1294)
     numbers: frozenset[int] = frozenset()  # the port numbers
@@ -478,8 +486,10 @@ class _NoteFilter:
         parts.notes.append(self.note)
 
 
-@dataclass(frozen=True, slots=True)
-class _BackendRef:
+class _BackendRef(NamedTuple):
+    """One backendRef as read. (A NamedTuple: one is made per distinct backendRef; never
+    compared as a whole.)"""
+
     backend: Backend | None  # None: invalid (then ``problem`` says why)
     weight: int
     filters: tuple[_Filter, ...] = ()
@@ -517,6 +527,21 @@ class _Rule:
             weight += ref.backend.weight
         self.direct = None if direct is None else tuple(direct)
         self.weight = weight
+
+
+_PATH_READERS = (_RewriteFilter, _RedirectFilter)
+
+
+def _reads_path(rule: _Rule) -> bool:
+    """Whether a filter of the rule or of one of its backendRefs rewrites or redirects."""
+    for filt in rule.filters:
+        if isinstance(filt, _PATH_READERS):
+            return True
+    for ref in rule.backends:
+        for filt in ref.filters:
+            if isinstance(filt, _PATH_READERS):
+                return True
+    return False
 
 
 class _Candidate(NamedTuple):
@@ -585,13 +610,13 @@ def _flatten(objects: Iterable[Mapping[str, Any]]) -> Iterator[Mapping[str, Any]
 
 def _service_entry(obj: Mapping[str, Any]) -> _Service:
     spec = obj.get("spec") or {}
-    ports = tuple(
+    ports = tuple([
         _Port(int(p["port"]), str(p.get("name") or ""), str(p.get("appProtocol") or ""))
         for p in spec.get("ports") or []
         if "port" in p
-    )
+    ])
     parentable = spec.get("type") != "ExternalName" and spec.get("clusterIP") != "None"
-    return _Service(ports, parentable, frozenset(p.number for p in ports))
+    return _Service(ports, parentable, frozenset([p.number for p in ports]))
 
 
 _ROOT_MATCHES: tuple[Mapping[str, Any], ...] = ({},)  # the CRD default: PathPrefix /
@@ -637,6 +662,11 @@ class _Parser:
         self.below = regex_rank is RegexRank.BELOW_PREFIX  # (for _cached_http_match)
         # backendRefs read alike (see backend()), by (namespace, name, port, weight)
         self.refs: dict[tuple[str, str, int, int], _BackendRef] = {}
+        # labels of the rules that read the request path (see noted())
+        self.readers: set[str] = set()
+        # matches by (type, value) of a path-only match, and by _http_match_key
+        self.paths: dict[tuple[str, str], _Match] = {}
+        self.keyed: dict[_MatchKey, _Match] = {}
 
     # routes -----------------------------------------------------------------------------
 
@@ -660,19 +690,39 @@ class _Parser:
 
     def rule(self, route: _RouteId, index: int, raw: Mapping[str, Any]) -> _Rule:
         label = f"{route.label}#{raw.get('name') or index}"
-        if route.kind in _L4_KINDS:
-            backends = tuple(self.backend(ref, route, ()) for ref in raw.get("backendRefs") or [])
-            return _Rule(route, index, label, (), (), backends)
+        kind = route.kind
+        if kind in _L4_KINDS:
+            return _Rule(route, index, label, (), (), tuple(
+                [self.backend(ref, route, ()) for ref in raw.get("backendRefs") or []]))
         raw_matches = raw.get("matches") or _ROOT_MATCHES
-        matches = tuple([self.http_match(m) for m in raw_matches]) \
-            if route.kind == "HTTPRoute" else self.matches(route.kind, raw_matches)
-        filters = self.filters(route, raw.get("filters") or [], matches)
-        refs = raw.get("backendRefs") or []
-        if refs and filters and any(isinstance(f, _RedirectFilter) for f in filters):
-            raise _Invalid("RequestRedirect filter must not be used together with backendRefs")
-        backends = tuple([self.backend(ref, route, matches) for ref in refs])
+        if kind == "HTTPRoute":
+            http_match = self.http_match
+            matches = tuple([http_match(m) for m in raw_matches])
+        else:
+            matches = self.matches(kind, raw_matches)
+        raw_filters = raw.get("filters")
+        filters = self.filters(route, raw_filters, matches) if raw_filters else ()
+        refs = raw.get("backendRefs")
+        backends: tuple[_BackendRef, ...] = ()
+        if refs:
+            if filters and any(isinstance(f, _RedirectFilter) for f in filters):
+                raise _Invalid("RequestRedirect filter must not be used together with "
+                               "backendRefs")
+            backend = self.backend
+            backends = tuple([backend(ref, route, matches) for ref in refs])
+        if kind != "HTTPRoute" or (not raw.get("timeouts") and raw.get("retry") is None):
+            return self.noted(_Rule(route, index, label, matches, filters, backends))
         timeout, retry, notes = self.timing(route, raw)
-        return _Rule(route, index, label, matches, filters, backends, timeout, retry, notes)
+        return self.noted(_Rule(route, index, label, matches, filters, backends, timeout,
+                                retry, notes))
+
+    def noted(self, rule: _Rule) -> _Rule:
+        """``rule``, its label added to :attr:`readers` when its outcome reads the request
+        path (a URLRewrite or RequestRedirect filter on it or on one of its backendRefs;
+        only a rule whose ``direct`` is None has filters at all)."""
+        if rule.direct is None and _reads_path(rule):
+            self.readers.add(rule.label)
+        return rule
 
     def timing(self, route: _RouteId,
                raw: Mapping[str, Any]) -> tuple[str | None, Retry | None, tuple[str, ...]]:
@@ -708,17 +758,26 @@ class _Parser:
     def http_match(self, raw: Mapping[str, Any]) -> _Match:
         """HTTPRouteMatch with CRD defaults: path PathPrefix ``/``, header/query type Exact.
         Meshes repeat their matches (the same path on many routes), so one written with
-        plain strings is parsed once (:func:`_http_match_key`)."""
+        plain strings is parsed once (:func:`_http_match_key`) and, by this parser, found
+        by its key in a plain dict."""
         if len(raw) == 1:  # the usual shape, a path only: its _http_match_key, directly
             path = raw.get("path")
             if path.__class__ is dict and len(path) == 2:
                 kind, value = path.get("type"), path.get("value")
                 if kind and kind.__class__ is str and value.__class__ is str:
-                    return _cached_http_match((kind, value, (), (), None), self.below)
+                    pair = (kind, value)
+                    found = self.paths.get(pair)
+                    if found is None:
+                        found = self.paths[pair] = _cached_http_match(
+                            (kind, value, (), (), None), self.below)
+                    return found
         key = _http_match_key(raw)
         if key is None:
             return _http_match(raw, self.regex_rank)
-        return _cached_http_match(key, self.below)
+        found = self.keyed.get(key)
+        if found is None:
+            found = self.keyed[key] = _cached_http_match(key, self.below)
+        return found
 
     def grpc_match(self, raw: Mapping[str, Any]) -> _Match:
         """GRPCRouteMatch: the method match becomes a path condition on ``/service/method``
@@ -728,11 +787,11 @@ class _Parser:
         kind = str(method.get("type") or "Exact")
         service, name = str(method.get("service") or ""), str(method.get("method") or "")
         path = _grpc_path(kind, service, name)
-        headers = _value_conds(raw.get("headers"), lower=True)
+        headers = _value_conds(_value_items(raw.get("headers"), lower=True), lower=True)
         rank = (len(service), len(name), len(headers))
         atoms = Atoms(
             paths=frozenset({_path_atom(path)}),
-            headers=frozenset(HeaderAtom(n, _atom_kind(c), c.value) for n, c in headers),
+            headers=frozenset([header_atom(n, _atom_kind(c), c.value) for n, c in headers]),
             grpc=True,
         )
         return _Match(path, headers, (), None, rank, atoms)
@@ -743,8 +802,10 @@ class _Parser:
                 matches: tuple[_Match, ...]) -> tuple[_Filter, ...]:
         if not raw:
             return ()
+        if len(raw) == 1 and route.kind == "HTTPRoute":  # nothing for the counts to reject
+            return (self.filter(route, raw[0], matches),)
         _check_filter_counts(route.kind, [str(f.get("type")) for f in raw])
-        return tuple(self.filter(route, f, matches) for f in raw)
+        return tuple([self.filter(route, f, matches) for f in raw])
 
     def filter(self, route: _RouteId, raw: Mapping[str, Any],
                matches: tuple[_Match, ...]) -> _Filter:
@@ -782,18 +843,33 @@ class _Parser:
         """An HTTPBackendRef / BackendRef. One without filters, of the default group and
         kind, with a string name and namespace and integer port and weight, depends on
         nothing else: routes repeat those, so they are read once (see :meth:`read_backend`)."""
-        name, port, weight = ref.get("name"), ref.get("port"), ref.get("weight", 1)
-        if name.__class__ is str and port.__class__ is int and weight.__class__ is int \
-                and not ref.get("filters") and ref.get("group") in (None, "") \
-                and ref.get("kind") in (None, "Service"):
-            namespace = ref.get("namespace")
-            if namespace is None or namespace.__class__ is str:
-                key = (namespace or route.namespace, name, port, weight)
+        name, port = ref.get("name"), ref.get("port")
+        if name.__class__ is str and port.__class__ is int:
+            key: tuple[str, str, int, int] | None = None
+            if len(ref) == 2:  # the usual shape: name and port only
+                key = (route.namespace, name, port, 1)
+            else:
+                weight, namespace = ref.get("weight", 1), ref.get("namespace")
+                if weight.__class__ is int and not ref.get("filters") \
+                        and ref.get("group") in (None, "") \
+                        and ref.get("kind") in (None, "Service") \
+                        and (namespace is None or namespace.__class__ is str):
+                    key = (namespace or route.namespace, name, port, weight)
+            if key is not None:
                 found = self.refs.get(key)
                 if found is None:
-                    found = self.refs[key] = self.read_backend(ref, route, matches)
+                    found = self.refs[key] = self.service_backend(*key)
                 return found
         return self.read_backend(ref, route, matches)
+
+    def service_backend(self, namespace: str, name: str, port: int, weight: int) -> _BackendRef:
+        """:meth:`read_backend` of a filter-less reference to a Service (what
+        :meth:`resolve` reads of it, given)."""
+        weight = max(weight, 0)  # BackendRef.weight: default 1, min 0
+        problem = self.service_problem(namespace, name, port)
+        if problem:
+            return _BackendRef(None, weight, (), problem)
+        return _BackendRef(_make_backend(namespace, name, port, weight), weight, (), None)
 
     def read_backend(self, ref: Mapping[str, Any], route: _RouteId,
                      matches: tuple[_Match, ...]) -> _BackendRef:
@@ -821,7 +897,7 @@ class _Parser:
         problem = self.service_problem(ns, name, int(port))
         if problem:
             return None, problem
-        return Backend(ns, name, int(port), weight), None
+        return _make_backend(ns, name, int(port), weight), None
 
     def service_problem(self, ns: str, name: str, port: int) -> str | None:
         service = self.services.get((ns, name))
@@ -836,21 +912,35 @@ def _http_match(raw: Mapping[str, Any], regex_rank: RegexRank) -> _Match:
     """HTTPRouteMatch with CRD defaults: path PathPrefix ``/``, header/query type Exact."""
     path_spec = raw.get("path") or {}
     kind = str(path_spec.get("type") or "PathPrefix")
-    path = _cond(kind, str(path_spec.get("value", "/")),
-                 ("Exact", "PathPrefix", "RegularExpression"))
-    headers = _value_conds(raw.get("headers"), lower=True)
-    queries = _value_conds(raw.get("queryParams"), lower=False)
-    method = raw.get("method")
-    rank = (_path_rank(kind, regex_rank), len(path.value), int(method is not None),
-            len(headers), len(queries))
+    path = _cond(kind, str(path_spec.get("value", "/")), _PATH_TYPES)
+    return _build_match(path, _value_items(raw.get("headers"), lower=True),
+                        _value_items(raw.get("queryParams"), lower=False), raw.get("method"),
+                        regex_rank)
+
+
+_PATH_TYPES = ("Exact", "PathPrefix", "RegularExpression")
+_VALUE_TYPES = ("Exact", "RegularExpression")
+
+
+def _build_match(path: _Cond, headers: _ValuesKey, queries: _ValuesKey, method: Any,
+                 regex_rank: RegexRank) -> _Match:
+    """The :class:`_Match` of a path condition, header and query matches as (name, type,
+    value) (a repeated name counts only the first time, header names case-insensitive) and
+    the method as written (``""`` ranks as a method but tests none, as before)."""
+    header_conds = _value_conds(headers, lower=True)
+    query_conds = _value_conds(queries, lower=False)
+    rank = (_path_rank(path.kind, regex_rank), len(path.value), int(method is not None),
+            len(header_conds), len(query_conds))
     atoms = Atoms(
         paths=frozenset({_path_atom(path)}),
-        headers=frozenset(HeaderAtom(n, _atom_kind(c), c.value) for n, c in headers),
-        queries=frozenset(QueryAtom(n, _atom_kind(c), c.value) for n, c in queries),
-        methods=frozenset({str(method)}) if method else frozenset(),
+        headers=frozenset([header_atom(n, _atom_kind(c), c.value) for n, c in header_conds])
+        if header_conds else _EMPTY,
+        queries=frozenset([query_atom(n, _atom_kind(c), c.value) for n, c in query_conds])
+        if query_conds else _EMPTY,
+        methods=frozenset({str(method)}) if method else _EMPTY,
     )
-    return _Match(path, headers, queries, str(method) if method else None, rank, atoms)
-
+    return _Match(path, header_conds, query_conds, str(method) if method else None, rank,
+                  atoms)
 
 def _path_rank(kind: str, regex_rank: RegexRank) -> int:
     """HTTPRouteRule.matches precedence: Exact, then PathPrefix; regex per the constant."""
@@ -861,14 +951,28 @@ def _path_rank(kind: str, regex_rank: RegexRank) -> int:
     return 2
 
 
-def _value_conds(raw: Any, *, lower: bool) -> tuple[tuple[str, _Cond], ...]:
-    """Header or query matches; a repeated name counts only the first time (spec)."""
-    out: dict[str, _Cond] = {}
+def _value_items(raw: Any, *, lower: bool) -> _ValuesKey:
+    """Header or query matches as written, as (name, type, value) texts, type defaulted; a
+    repeated name (lower-cased for headers) is read only the first time (spec)."""
+    out: dict[str, tuple[str, str, str]] = {}
     for item in raw or []:
         name = str(item["name"]).lower() if lower else str(item["name"])
         if name not in out:
-            kind = str(item.get("type") or "Exact")
-            out[name] = _cond(kind, str(item["value"]), ("Exact", "RegularExpression"))
+            out[name] = (name, str(item.get("type") or "Exact"), str(item["value"]))
+    return tuple(out.values())
+
+
+def _value_conds(items: _ValuesKey, *, lower: bool) -> tuple[tuple[str, _Cond], ...]:
+    """Header or query matches as (name, condition); a repeated name counts only the first
+    time (spec)."""
+    if not items:
+        return ()
+    out: dict[str, _Cond] = {}
+    for name, kind, value in items:
+        if lower:
+            name = name.lower()
+        if name not in out:
+            out[name] = _cond(kind, value, _VALUE_TYPES)
     return tuple(out.items())
 
 
@@ -917,31 +1021,24 @@ def _values_key(raw: Any) -> _ValuesKey | None:
 
 @lru_cache(maxsize=16384)
 def _cached_http_match(key: _MatchKey, regex_below_prefix: bool) -> _Match:
-    """:func:`_http_match` of the match :func:`_http_match_key` read (an invalid one raises
-    each time: exceptions are not cached). The regex rank is a bool here: an enum member
-    hashes in Python."""
+    """:func:`_http_match` of the match :func:`_http_match_key` read, built from the key
+    (an invalid one raises each time: exceptions are not cached). The regex rank is a bool
+    here: an enum member hashes in Python."""
     kind, value, headers, queries, method = key
-    return _http_match({
-        "path": {"type": kind, "value": value},
-        "headers": [{"name": n, "type": t, "value": v} for n, t, v in headers],
-        "queryParams": [{"name": n, "type": t, "value": v} for n, t, v in queries],
-        "method": method},
-        RegexRank.BELOW_PREFIX if regex_below_prefix else RegexRank.AS_PREFIX)
+    return _build_match(_cond(kind, value, _PATH_TYPES), headers, queries, method,
+                        RegexRank.BELOW_PREFIX if regex_below_prefix else RegexRank.AS_PREFIX)
 
 
 def _path_atom(cond: _Cond) -> PathAtom:
-    return _interned_path_atom(cond.kind, cond.value)
-
-
-@lru_cache(maxsize=16384)
-def _interned_path_atom(kind: str, value: str) -> PathAtom:
-    """One object per path condition: sets of atoms are united for every Service port, and
-    equal atoms that are the same object compare without calling ``__eq__``."""
+    """The atom of a path condition: one object per distinct atom, the same one the source
+    evaluator makes for an equal condition (:func:`~meshmigrate.semantics.atoms.path_atom_of`
+    called alike), so the two sides' sets unite without calling ``__eq__``."""
+    kind = cond.kind
     if kind == "Exact":
-        return PathAtom("exact", value)
+        return path_atom_of("exact", cond.value, False)
     if kind == "PathPrefix":
-        return PathAtom("segment_prefix", value)
-    return PathAtom("regex", value)
+        return path_atom_of("segment_prefix", cond.value, False)
+    return path_atom_of("regex", cond.value, False, "full")
 
 
 def _atom_kind(cond: _Cond) -> ValueKind:
@@ -1084,7 +1181,8 @@ class GatewayEvaluator:
         (by default it is assumed to exist). ``regex_rank``: see :class:`RegexRank`."""
         objs = list(_flatten(objects))
         self.problems: list[str] = []
-        self._services = {_meta(o): _service_entry(o) for o in objs if _is_service(o)}
+        self._services = {_meta(o): _service_entry(o) for o in objs
+                          if o.get("kind") == "Service" and _is_service(o)}
         self._attached: dict[_AttachKey, list[tuple[_ViewKey, _Rule]]] = defaultdict(list)
         self._hostnames: dict[_AttachKey, set[str]] = defaultdict(set)
         # compiled views, a bounded cache (verify asks for one Service port at a time)
@@ -1097,8 +1195,9 @@ class GatewayEvaluator:
         self._last_entries: tuple[ServiceKey, list[tuple[_ViewKey, _Rule]]] | None = None
         parser = _Parser(self._services, strict_backends, regex_rank, self.problems)
         for obj in objs:
-            if _is_route(obj):
+            if obj.get("kind") in ROUTE_KIND_PRIORITY and _is_route(obj):
                 self._attach(obj, parser)
+        self._path_readers = frozenset(parser.readers)
 
     # indexing ---------------------------------------------------------------------------
 
@@ -1108,11 +1207,13 @@ class GatewayEvaluator:
         if not rules:
             self.problems.append(f"{route.kind} {route.label} has no valid rule: not attached")
             return
+        hostnames = spec.get("hostnames")
         for ref in spec.get("parentRefs") or []:
             for key in self._parent_keys(route, ref):
                 view: _ViewKey = None if key[0] == route.namespace else route.namespace
-                self._attached[key].extend((view, rule) for rule in rules)
-                self._hostnames[key].update(str(h) for h in spec.get("hostnames") or [])
+                self._attached[key].extend([(view, rule) for rule in rules])
+                if hostnames:
+                    self._hostnames[key].update(str(h) for h in hostnames)
 
     def _parent_keys(self, route: _RouteId, ref: Mapping[str, Any]) -> list[_AttachKey]:
         """The Service ports a parentRef names. ParentReference.group defaults to
@@ -1155,6 +1256,12 @@ class GatewayEvaluator:
                 for ns, name, port in self._attached}
         # (sorted as tuples: ServiceKey's order is its fields', compared in Python)
         return [ServiceKey(*key) for key in sorted(keys)]
+
+    def path_reader_labels(self) -> frozenset[str]:
+        """The labels (as :attr:`Outcome.rule` writes them) of every valid route rule whose
+        outcome reads the request path: a URLRewrite or RequestRedirect filter on the rule
+        or on one of its backendRefs (worked out while the rules were parsed)."""
+        return self._path_readers
 
     def atoms(self, service: ServiceKey) -> Atoms:
         """The match conditions of every route attached to ``service`` (any client view)."""
@@ -1260,7 +1367,7 @@ def _straight(request: Request, notes: tuple[str, ...]) -> Outcome:
     sk = request.service
     return Outcome(
         status=200,
-        backends=(Backend(sk.namespace, sk.name, sk.port, 1),),
+        backends=(_make_backend(sk.namespace, sk.name, sk.port, 1),),
         path=request.path,
         host=request.host,
         request_headers=tuple(sorted(_header_map(request).items())),
