@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from itertools import product
 from typing import Any
 
@@ -386,3 +387,50 @@ def test_literal_masker_is_the_literal_mask(text: str, tail: str) -> None:
         for stop in range(start, len(LITERAL_SAMPLES) + 1):
             samples = LITERAL_SAMPLES[start:stop]
             assert masker(samples) == witness._literal_mask(text, tail, samples), samples
+
+
+def test_no_case_mapping_holds_a_line_break() -> None:
+    """Near misses (upper and lower case of samples) of strings without a line break have
+    none either, so the cover's string tests stand for the regex there."""
+    assert [c for c in map(chr, range(sys.maxunicode + 1))
+            if "\n" in c.upper() or "\n" in c.lower()] == ["\n"]
+
+
+def _regex_near_misses(infos: Any, cover: Any) -> set[str]:
+    """:func:`witness._near_misses` as it was written first: each regex by its full match."""
+    extra: set[str] = set()
+    for info, mask in zip(infos, cover.masks, strict=True):
+        if info.probe is not None:
+            test = witness._fullmatch(info.cond.regex, info.cond.ignore_case)
+            hits = [s for i, s in enumerate(cover.samples) if mask >> i & 1]
+            hits += [s for s in extra if test(s)]
+            for hit in hits:
+                extra.update(witness._regex_variants(hit))
+            extra -= cover.known
+    return extra
+
+
+def test_near_misses_are_those_of_the_full_match() -> None:
+    """Near misses tested by the cover's string tests, and the domain flag, agree with
+    testing every one by its regex and by the domain."""
+    atoms = [*PAIR_ATOMS, *FAMILY_ATOMS, PathAtom("regex", "/x/[a-z]+/d"),
+             PathAtom("regex", "(?i)/\u017fx.*"), PathAtom("regex", "/k[^/].*", ignore_case=True)]
+    for k in (1, 2, 3, 5):
+        for start in range(k):
+            paths = sorted(atoms[start::k], key=witness._ATOM_ORDER)
+            infos = [witness._path_info(atom, False) for atom in paths]
+            cover = witness._Cover([info.cond for info in infos], witness._PATH_DOMAIN)
+            cover.add_all({"/", "/K", "/\u017fx", *(s for info in infos for s in info.seeds)})
+            extra, inside = witness._near_misses(infos, cover)
+            assert extra == _regex_near_misses(infos, cover)
+            assert inside == all(witness._fullmatch(witness._PATH_DOMAIN, False)(s)
+                                 for s in extra)
+
+
+def test_path_infos_by_fields_are_the_atoms() -> None:
+    """The table of per-condition records is keyed by an atom's fields: equal atoms share
+    a record, and a gRPC port's record has its own seeds."""
+    atom = PathAtom("exact", "/pkg.Svc/Method")
+    assert witness._path_info(atom, True) is witness._path_info(
+        PathAtom("exact", "/pkg.Svc/Method"), True)
+    assert set(witness._path_info(atom, True).seeds) > set(witness._path_info(atom, False).seeds)

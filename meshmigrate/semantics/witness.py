@@ -37,7 +37,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import lru_cache, partial
 from itertools import compress
-from operator import attrgetter, methodcaller
+from operator import attrgetter, itemgetter, methodcaller
 from typing import Any, NamedTuple
 
 import interegular
@@ -907,10 +907,12 @@ class _Cover:
             masks[i] = (mask & (bit - 1)) | ((mask >> at) << (at + 1)) \
                 | (bit if info.test(sample) else 0)
 
-    def add_all(self, samples: Iterable[str], in_domain: bool = False) -> None:
+    def add_all(self, samples: Iterable[str], in_domain: bool = False,
+                unknown: bool = False) -> None:
         """:meth:`add` each new sample in the domain (``in_domain``: the caller checked
-        they are); the masks are computed afresh over all samples."""
-        fresh = {*samples}.difference(self.known)
+        they are; ``unknown``: that none is a sample yet); the masks are computed afresh
+        over all samples."""
+        fresh = set(samples) if unknown else {*samples}.difference(self.known)
         if not in_domain:
             fresh = set(filter(self.in_domain, fresh))
         if not fresh:
@@ -1050,21 +1052,39 @@ class _PathInfo(NamedTuple):
     cond: _Cond
     info: _CondInfo  # :func:`_cond_info` of ``cond``
     seeds: tuple[str, ...]  # its textual variants in the path domain (literal kinds)
-    #: for a regex whose samples get near misses (:func:`_near_misses`), its full match
-    probe: Callable[[str], re.Match[str] | None] | None
+    #: for a regex whose samples get near misses (:func:`_near_misses`), its test
+    #: (:func:`_sample_test`: near misses hold no line break, see there)
+    probe: Callable[[str], object] | None
 
 
-@lru_cache(maxsize=16384)
+#: :func:`_path_info` by the fields of the atom (:data:`_ATOM_ORDER`), one table per
+#: ``grpc``: tuples of strings hash in C, the atom's dataclass ``__hash__`` in Python.
+_PATH_INFOS: tuple[dict[tuple[Any, ...], _PathInfo], dict[tuple[Any, ...], _PathInfo]] = ({}, {})
+_PATH_INFOS_KEPT = 16384  # a table is emptied past this many entries (bounded memory)
+
+
 def _path_info(atom: PathAtom, grpc: bool) -> _PathInfo:
+    """The :class:`_PathInfo` of a path condition (cached in :data:`_PATH_INFOS`)."""
+    table = _PATH_INFOS[grpc]
+    key = _ATOM_ORDER(atom)
+    info = table.get(key)
+    if info is None:
+        if len(table) >= _PATH_INFOS_KEPT:
+            table.clear()
+        info = table[key] = _new_path_info(atom, grpc)
+    return info
+
+
+def _new_path_info(atom: PathAtom, grpc: bool) -> _PathInfo:
     seeds: list[str] = []
     if atom.kind != "regex":
         seeds += _path_variants(atom)
         seeds += _grpc_variants(atom.value) if grpc else []
     cond = _Cond(atom.regex(), atom.ignore_case)
+    info = _cond_info(cond)
     probed = atom.kind == "regex" and not _accepts_every_path(atom)
-    return _PathInfo(cond, _cond_info(cond),
-                     tuple(dict.fromkeys(filter(_fullmatch(_PATH_DOMAIN, False), seeds))),
-                     _fullmatch(cond.regex, cond.ignore_case) if probed else None)
+    seeds = list(filter(_fullmatch(_PATH_DOMAIN, False), seeds))
+    return _PathInfo(cond, info, tuple(dict.fromkeys(seeds)), info.test if probed else None)
 
 
 @lru_cache(maxsize=1024)
@@ -1075,36 +1095,49 @@ def path_sample_masks(atoms: Atoms) -> tuple[tuple[str, ...], Mapping[PathAtom, 
     The masks are the cover's: each condition tested by bisection or on the run of samples
     its literal head allows. Cached (a bounded number of condition sets); the mapping is
     shared, do not change it."""
-    ordered = sorted(atoms.paths, key=_ATOM_ORDER)
-    infos = [_path_info(atom, atoms.grpc) for atom in ordered]
+    grpc = atoms.grpc
+    # sorted by their fields (read once: no two atoms of a set have the same fields)
+    keyed = sorted(zip(map(_ATOM_ORDER, atoms.paths), atoms.paths, strict=True))
+    table = _PATH_INFOS[grpc]
+    infos = [table.get(key) or _path_info(atom, grpc) for key, atom in keyed]
     cover = _Cover([info.cond for info in infos], _PATH_DOMAIN, [info.info for info in infos])
     cover.add_all({"/", NOMATCH_PATH}.union(*(info.seeds for info in infos)), in_domain=True)
     cover.ensure_each()
     cover.ensure_pairs()
-    cover.add_all(_near_misses(infos, cover))
-    return tuple(cover.samples), dict(zip(ordered, cover.masks, strict=True))
+    extra, in_domain = _near_misses(infos, cover)
+    cover.add_all(extra, in_domain=in_domain, unknown=True)
+    return tuple(cover.samples), dict(zip(map(itemgetter(1), keyed), cover.masks, strict=True))
 
 
 @lru_cache(maxsize=65536)
-def _sample_near_misses(sample: str) -> tuple[str, ...]:
-    """:func:`_regex_variants`, cached (samples recur across Services)."""
-    return tuple(_regex_variants(sample))
+def _sample_near_misses(sample: str) -> tuple[tuple[str, ...], bool]:
+    """:func:`_regex_variants` (cached: samples recur across Services), and whether all
+    are in the path domain."""
+    variants = tuple(_regex_variants(sample))
+    return variants, all(map(_fullmatch(_PATH_DOMAIN, False), variants))
 
 
-def _near_misses(infos: Sequence[_PathInfo], cover: _Cover) -> set[str]:
+def _near_misses(infos: Sequence[_PathInfo], cover: _Cover) -> tuple[set[str], bool]:
     """The variants (:func:`_regex_variants`) of every sample a regex condition accepts,
-    the condition's own variants included, that are not covering samples (some may lie
-    outside the domain)."""
+    the condition's own variants included, that are not covering samples; and whether all
+    are in the domain (some may lie outside).
+
+    A condition is tested by :func:`_sample_test`, exact on strings without a line break:
+    the samples have none (the domain holds none) and neither do their variants (no
+    character's upper or lower case holds one: tested over all of Unicode)."""
     covered, known = cover.samples, cover.known  # a sample's bit in cover.masks is its index
     extra: set[str] = set()
+    inside = True
     for info, mask in zip(infos, cover.masks, strict=True):
         if info.probe is not None:
             # the variants of every sample it accepts, so far
             hits = _members(covered, mask)
             hits += filter(info.probe, extra)
-            extra.update(*map(_sample_near_misses, hits))
+            for variants, all_inside in map(_sample_near_misses, hits):
+                extra.update(variants)
+                inside = inside and all_inside
             extra -= known
-    return extra
+    return extra, inside
 
 
 def _members(samples: Sequence[str], mask: int) -> list[str]:
