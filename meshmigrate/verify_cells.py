@@ -117,17 +117,22 @@ def _classes(paths: frozenset[PathAtom], grpc: bool, source: frozenset[PathMatch
     for condition in source:
         own = _source_mask(condition, samples, found)
         masks += [(path_atom(condition), own)] if own is not None else []
-    groups = [(1 << len(samples)) - 1] if samples else []
-    for _, mask in masks:
-        groups = [part for group in groups for part in (group & mask, group & ~mask) if part]
-    groups.sort(key=lambda group: group & -group)  # by first sample
-    return tuple((_true_on(masks, group & -group), _members(samples, group))
-                 for group in groups)
-
-
-def _true_on(masks: Sequence[tuple[PathAtom, int]], sample: int) -> frozenset[PathAtom]:
-    """The conditions whose mask has the bit ``sample`` (a power of two)."""
-    return frozenset([atom for atom, mask in masks if mask & sample])
+    # each group with the conditions true on it, carried through the refinement
+    groups: list[tuple[int, tuple[PathAtom, ...]]] = (
+        [((1 << len(samples)) - 1, ())] if samples else [])
+    for atom, mask in masks:
+        split: list[tuple[int, tuple[PathAtom, ...]]] = []
+        for group, true in groups:
+            inside = group & mask
+            if not inside:
+                split.append((group, true))
+                continue
+            split.append((inside, (*true, atom)))
+            if inside != group:
+                split.append((group & ~mask, true))
+        groups = split
+    groups.sort(key=lambda item: item[0] & -item[0])  # by first sample
+    return tuple((frozenset(true), _members(samples, group)) for group, true in groups)
 
 
 def _members(samples: Sequence[str], group: int) -> tuple[str, ...]:

@@ -282,7 +282,7 @@ def test_modified_headers_come_from_both_sides() -> None:
     assert modified_headers([], objects) == {"x-canary"}
     unreadable = {"kind": "HTTPRoute", "spec": {"rules": [{"filters": [
         {"type": "RequestHeaderModifier", "requestHeaderModifier": {"set": "x-one"}}]}]}}
-    assert EVERY_HEADER <= modified_headers(model.tables, [unreadable])
+    assert modified_headers(model.tables, [unreadable]) >= EVERY_HEADER
 
 
 @pytest.mark.parametrize("op", ["add", "set", "remove"])
