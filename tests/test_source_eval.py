@@ -663,16 +663,38 @@ def test_retry_remembered_by_identity_follows_the_timeout() -> None:
     StringMatch("x-h", StrKind.PREFIX, "ab", invert=True),
     StringMatch("X-H", StrKind.SUFFIX, "b", invert=True),
     StringMatch("x-h", StrKind.PRESENT, "", invert=True),
+    StringMatch("x-h", StrKind.REGEX, "a[b-c]*"),
+    StringMatch("x-h", StrKind.REGEX, "a,b"),
+    StringMatch("x-h", StrKind.REGEX, "A.*", ignore_case=True),
+    StringMatch("x-h", StrKind.REGEX, "a.*", invert=True),
+    StringMatch("x-h", StrKind.REGEX, "a("),
+    StringMatch("x-h", StrKind.REGEX, "a(", invert=True),
 ])
 def test_plain_header_conditions_read_like_string_matches(cond: StringMatch) -> None:
-    """Header conditions tested inline by the compiled view (no regex, case-sensitive,
-    ordinary headers): absent, repeated (comma-joined) and mixed-case headers."""
+    """Header conditions tested inline by the compiled view (case-sensitive unless a
+    regex, ordinary headers): absent, repeated (comma-joined) and mixed-case headers; a
+    regex that does not compile matches nothing."""
     ev = evaluator(table(Rule((Match(headers=(cond,)),), (dest("h"),)),
                          Rule((), (dest("other"),))))
     for headers in [(), (("x-h", "ab"),), (("x-h", "xab"),), (("x-h", "abx"),),
                     (("X-H", "ab"),), (("x-h", "a"), ("x-h", "b")), (("y", "ab"),)]:
         request = req("/p", headers=headers)
         assert repr(ev.evaluate(request)) == repr(ev.evaluate_plain(request)), headers
+
+
+@pytest.mark.parametrize("invert", [False, True])
+def test_exact_query_conditions_read_like_string_matches(invert: bool) -> None:
+    """Exact query conditions tested inline by the compiled view: absent, repeated (the
+    first value counts), differently cased names and values."""
+    conds = (StringMatch("q", StrKind.EXACT, "1", invert=invert),
+             StringMatch("r", StrKind.EXACT, "", invert=invert))
+    ev = evaluator(table(Rule((Match(query=conds),), (dest("q"),)),
+                         Rule((), (dest("other"),))))
+    for query in [(), (("q", "1"),), (("q", "1"), ("r", "")), (("r", ""), ("q", "1")),
+                  (("q", "2"), ("q", "1"), ("r", "")), (("Q", "1"), ("r", "")),
+                  (("q", "1"), ("q", "2"), ("r", "x"))]:
+        request = req("/p", query=query)
+        assert repr(ev.evaluate(request)) == repr(ev.evaluate_plain(request)), query
 
 
 def test_views_compiled_again_after_many_ports() -> None:

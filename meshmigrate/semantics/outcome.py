@@ -152,58 +152,122 @@ class Outcome:
         }
 
 
-_SET_REQUEST_SERVICE, _SET_REQUEST_PATH, _SET_REQUEST_METHOD, _SET_REQUEST_SCHEME, \
-    _SET_REQUEST_QUERY, _SET_REQUEST_HEADERS_OF, _SET_REQUEST_CLIENT, _SET_REQUEST_PROTOCOL = (
-        getattr(Request, name).__set__ for name in Request.__slots__)
-assert Request.__slots__ == ("service", "path", "method", "scheme", "query", "headers",
-                             "client_namespace", "protocol"), "update request_at() with the fields"
+# Fast construction for the evaluators' hot paths. A frozen dataclass's __init__ sets each
+# field through object.__setattr__, and even the slot descriptors' __set__ called directly
+# cost a call per field. Instead an object is filled in as an instance of a plain class
+# with the same slots (so the same memory layout) and then given its real class: Python
+# allows assigning __class__ between two such classes (and refuses it, TypeError, when the
+# layouts differ). The result is the very object the dataclass constructor builds (same
+# class, fields, equality, hash and frozenness: tests/test_source_eval.py checks it).
+
+
+class _RequestFields:
+    """A :class:`Request` being filled in (see above)."""
+
+    __slots__ = (
+        "client_namespace",
+        "headers",
+        "method",
+        "path",
+        "protocol",
+        "query",
+        "scheme",
+        "service",
+    )
+    service: ServiceKey
+    path: str
+    method: str
+    scheme: str
+    query: tuple[tuple[str, str], ...]
+    headers: tuple[tuple[str, str], ...]
+    client_namespace: str
+    protocol: str
+
+
+class _OutcomeFields:
+    """An :class:`Outcome` being filled in (see above)."""
+
+    __slots__ = (
+        "backends",
+        "host",
+        "mirrors",
+        "notes",
+        "path",
+        "redirect",
+        "request_headers",
+        "response_headers",
+        "retry",
+        "rule",
+        "status",
+        "timeout",
+    )
+    status: int
+    rule: str | None
+    backends: tuple[Backend, ...]
+    path: str | None
+    host: str | None
+    request_headers: tuple[tuple[str, str], ...]
+    response_headers: tuple[tuple[str, str], ...]
+    redirect: Redirect | None
+    timeout: str | None
+    retry: Retry | None
+    mirrors: tuple[Mirror, ...]
+    notes: tuple[str, ...]
+
+
+class _BackendFields:
+    """A :class:`Backend` being filled in (see above)."""
+
+    __slots__ = ("name", "namespace", "port", "weight")
+    namespace: str
+    name: str
+    port: int | None
+    weight: int
+
+
+assert all(sorted(dataclass_slots) == list(fields_slots) for dataclass_slots, fields_slots in (
+    (Request.__slots__, _RequestFields.__slots__), (Outcome.__slots__, _OutcomeFields.__slots__),
+    (Backend.__slots__, _BackendFields.__slots__))), \
+    "a field was added: update the *Fields classes and their fast constructors"
 
 
 def request_at(shape: Request, service: ServiceKey, path: str, namespace: str) -> Request:
     """``shape`` sent to ``service`` with ``path`` from a client in ``namespace``: the same
     as ``Request(service=service, path=path, method=shape.method, scheme=shape.scheme,
     query=shape.query, headers=shape.headers, client_namespace=namespace,
-    protocol=shape.protocol)``, faster (see :func:`forwarded`)."""
-    out: Request = object.__new__(Request)
-    _SET_REQUEST_SERVICE(out, service)
-    _SET_REQUEST_PATH(out, path)
-    _SET_REQUEST_METHOD(out, shape.method)
-    _SET_REQUEST_SCHEME(out, shape.scheme)
-    _SET_REQUEST_QUERY(out, shape.query)
-    _SET_REQUEST_HEADERS_OF(out, shape.headers)
-    _SET_REQUEST_CLIENT(out, namespace)
-    _SET_REQUEST_PROTOCOL(out, shape.protocol)
-    return out
-
-
-# Fast construction for the evaluators' hot paths: a frozen dataclass's __init__ sets each
-# field through object.__setattr__ (about twice as slow for 12 fields). The same Outcome.
-_SET_STATUS, _SET_RULE, _SET_BACKENDS, _SET_PATH, _SET_HOST, _SET_REQUEST_HEADERS, \
-    _SET_RESPONSE_HEADERS, _SET_REDIRECT, _SET_TIMEOUT, _SET_RETRY, _SET_MIRRORS, \
-    _SET_NOTES = (getattr(Outcome, name).__set__ for name in Outcome.__slots__)
-assert Outcome.__slots__ == (
-    "status", "rule", "backends", "path", "host", "request_headers", "response_headers",
-    "redirect", "timeout", "retry", "mirrors", "notes"), "update forwarded() with the fields"
+    protocol=shape.protocol)``, faster (see above)."""
+    out = _RequestFields()
+    out.service = service
+    out.path = path
+    out.method = shape.method
+    out.scheme = shape.scheme
+    out.query = shape.query
+    out.headers = shape.headers
+    out.client_namespace = namespace
+    out.protocol = shape.protocol
+    out.__class__ = Request  # type: ignore[assignment]
+    return out  # type: ignore[return-value]
 
 
 def forwarded(template: Outcome, path: str, host: str,
               request_headers: tuple[tuple[str, str], ...]) -> Outcome:
     """``template`` with the parts of a forward that depend on the request: the same as
     ``dataclasses.replace(template, path=..., host=..., request_headers=...)``, faster."""
-    out: Outcome = object.__new__(Outcome)
-    _SET_STATUS(out, template.status)
-    _SET_RULE(out, template.rule)
-    _SET_BACKENDS(out, template.backends)
-    _SET_PATH(out, path)
-    _SET_HOST(out, host)
-    _SET_REQUEST_HEADERS(out, request_headers)
-    _SET_RESPONSE_HEADERS(out, template.response_headers)
-    _SET_REDIRECT(out, template.redirect)
-    _SET_TIMEOUT(out, template.timeout)
-    _SET_RETRY(out, template.retry)
-    _SET_MIRRORS(out, template.mirrors)
-    _SET_NOTES(out, template.notes)
-    return out
+    out = _OutcomeFields()
+    out.status = template.status
+    out.rule = template.rule
+    out.backends = template.backends
+    out.path = path
+    out.host = host
+    out.request_headers = request_headers
+    out.response_headers = template.response_headers
+    out.redirect = template.redirect
+    out.timeout = template.timeout
+    out.retry = template.retry
+    out.mirrors = template.mirrors
+    out.notes = template.notes
+    out.__class__ = Outcome  # type: ignore[assignment]
+    return out  # type: ignore[return-value]
 
 
 def template_outcome(status: int, rule: str | None, backends: tuple[Backend, ...],
@@ -213,26 +277,22 @@ def template_outcome(status: int, rule: str | None, backends: tuple[Backend, ...
     """``Outcome(status=..., rule=..., backends=..., response_headers=..., timeout=...,
     retry=..., mirrors=..., notes=...)`` (no path, host, request headers or redirect: the
     template of :func:`forwarded`, or an outcome that reaches no backend), faster."""
-    out: Outcome = object.__new__(Outcome)
-    _SET_STATUS(out, status)
-    _SET_RULE(out, rule)
-    _SET_BACKENDS(out, backends)
-    _SET_PATH(out, None)
-    _SET_HOST(out, None)
-    _SET_REQUEST_HEADERS(out, ())
-    _SET_RESPONSE_HEADERS(out, response_headers)
-    _SET_REDIRECT(out, None)
-    _SET_TIMEOUT(out, timeout)
-    _SET_RETRY(out, retry)
-    _SET_MIRRORS(out, mirrors)
-    _SET_NOTES(out, notes)
-    return out
+    out = _OutcomeFields()
+    out.status = status
+    out.rule = rule
+    out.backends = backends
+    out.path = None
+    out.host = None
+    out.request_headers = ()
+    out.response_headers = response_headers
+    out.redirect = None
+    out.timeout = timeout
+    out.retry = retry
+    out.mirrors = mirrors
+    out.notes = notes
+    out.__class__ = Outcome  # type: ignore[assignment]
+    return out  # type: ignore[return-value]
 
-
-_SET_BACKEND_NAMESPACE, _SET_BACKEND_NAME, _SET_BACKEND_PORT, _SET_BACKEND_WEIGHT = (
-    getattr(Backend, name).__set__ for name in Backend.__slots__)
-assert Backend.__slots__ == ("namespace", "name", "port", "weight"), \
-    "update backend() with the fields"
 
 # Interned Backends: both evaluators make them through backend(), so equal backends are
 # usually one object and outcomes compare their backend tuples element by element without
@@ -244,21 +304,23 @@ BACKENDS_KEPT = 1 << 16
 
 
 def backend(namespace: str, name: str, port: int | None, weight: int) -> Backend:
-    """``Backend(namespace, name, port, weight)``, faster (see :func:`forwarded`), and the
-    same object for the same four values while the intern table keeps it. (Only a plain
-    ``int`` port and weight are interned: ``True`` or ``1.0`` equal ``1`` as keys but
-    print differently.)"""
+    """``Backend(namespace, name, port, weight)``, faster (see above), and the same object
+    for the same four values while the intern table keeps it. (Only a plain ``int`` port
+    and weight are interned: ``True`` or ``1.0`` equal ``1`` as keys but print
+    differently.)"""
     key = (namespace, name, port, weight)
     interned = weight.__class__ is int and (port is None or port.__class__ is int)
     if interned:
         found = _BACKENDS.get(key)
         if found is not None:
             return found
-    out: Backend = object.__new__(Backend)
-    _SET_BACKEND_NAMESPACE(out, namespace)
-    _SET_BACKEND_NAME(out, name)
-    _SET_BACKEND_PORT(out, port)
-    _SET_BACKEND_WEIGHT(out, weight)
+    fields = _BackendFields()
+    fields.namespace = namespace
+    fields.name = name
+    fields.port = port
+    fields.weight = weight
+    fields.__class__ = Backend  # type: ignore[assignment]
+    out: Backend = fields  # type: ignore[assignment]
     if interned:
         if len(_BACKENDS) >= BACKENDS_KEPT:
             _BACKENDS.clear()

@@ -475,33 +475,41 @@ def forward_template(rule: Rule, port: int, backends: tuple[Backend, ...], label
         200, label, backends, apply_header_ops((), resp_ops) if resp_ops else (),
         ms_to_duration(rule.timeout_ms),
         None if retry is None else _retry_of(retry, rule.timeout_ms),
-        tuple(Mirror(m.service.namespace, m.service.name,
-                     m.port if m.port is not None else port, m.percent)
-              for m in rule.mirrors) if rule.mirrors else (),
+        _mirrors(rule, port) if rule.mirrors else (),
         notes + op_notes if op_notes else notes)
     return template, req_ops
 
 
+def _mirrors(rule: Rule, port: int) -> tuple[Mirror, ...]:
+    """The rule's mirrors for a request to ``port`` (``port=None`` means that port)."""
+    return tuple(Mirror(m.service.namespace, m.service.name,
+                        m.port if m.port is not None else port, m.percent)
+                 for m in rule.mirrors)
+
+
 def _retry_of(retry: RetryPolicy, timeout_ms: int | None) -> Retry:
-    """The retries of a rule with this policy and request timeout; cached (rules share a
-    few policies, often the source's default) when the policy is hashable. The rules of a
-    table usually share one policy object: the last one is remembered by identity (a
-    policy hashes in Python)."""
+    """The retries of a rule with this policy and request timeout; cached by the values
+    they depend on (rules share a few policies, often the source's default, but seldom the
+    policy object), a tuple cheaper to hash than the policy. The rules of a table that do
+    share one policy object: the last one is remembered by identity."""
     last = _LAST_RETRY[0]
     if last is not None and last[0] is retry and last[1] == timeout_ms:
         return last[2]
+    key = (retry.attempts, retry.codes, retry.per_try_timeout_ms, retry.backoff_ms, timeout_ms)
     try:
-        found = _retry(retry, timeout_ms)
+        found = _RETRIES.get(key)
+        if found is None:
+            found = memo_put(_RETRIES, key, _retry(retry, timeout_ms))
     except TypeError:  # a policy holding a list, say
-        found = _retry.__wrapped__(retry, timeout_ms)
+        found = _retry(retry, timeout_ms)
     _LAST_RETRY[0] = (retry, timeout_ms, found)
     return found
 
 
 _LAST_RETRY: list[tuple[RetryPolicy, int | None, Retry] | None] = [None]
+_RETRIES: dict[tuple[object, ...], Retry] = {}
 
 
-@functools.lru_cache(maxsize=1024)
 def _retry(retry: RetryPolicy, timeout_ms: int | None) -> Retry:
     """See :func:`_retry_of`."""
     return Retry(retry.attempts, tuple(sorted(set(retry.codes))),
@@ -795,11 +803,21 @@ class _Action:
     @staticmethod
     def compile(hit: _Hit, service: ServiceKey, label: str) -> _Action:
         """The action of ``hit.rule`` (labelled ``label``) for requests to the port
-        ``service``; as :func:`apply_rule` does it."""
+        ``service``; as :func:`apply_rule` does it (a one-destination rule, the usual kind,
+        read in one pass: what :func:`forward_template` does, inline)."""
         rule = hit.rule
         if rule.redirect is not None:
             return _REDIRECT
-        backends = _backends_at(rule.destinations, service.port)
+        port = service.port
+        dests = rule.destinations
+        only = dests[0] if len(dests) == 1 else None
+        if only is not None:
+            backends: tuple[Backend, ...] = (backend(
+                only.service.namespace, only.service.name,
+                only.port if only.port is not None else port, only.weight),) \
+                if only.weight > 0 else ()
+        else:
+            backends = _backends_at(dests, port)
         if rule.direct_status is not None or not backends:
             # a direct response, or a 500: the same whatever the request
             return _Action(fixed=apply_rule(hit, Request(service)))
@@ -807,11 +825,34 @@ class _Action:
         if hit.table.protocol is Protocol.TCP:  # forwarded untouched (see _forwarded)
             return _Action(template=template_outcome(200, label, backends, (), None, None,
                                                      (), notes))
-        template, req_ops = forward_template(rule, service.port, backends, label, notes)
+        if only is None:
+            template, req_ops = forward_template(rule, port, backends, label, notes)
+        else:  # forward_template, inline; the destination's header operations apply
+            first, then = rule.response_headers, only.response_headers
+            response = apply_header_ops((), _acting_pair(first, then)) \
+                if first.set or first.add or first.remove or then.set or then.add \
+                or then.remove else ()
+            retry, timeout_ms = rule.retry, rule.timeout_ms
+            template = template_outcome(
+                200, label, backends, response, ms_to_duration(timeout_ms),
+                None if retry is None else _retry_of(retry, timeout_ms),
+                _mirrors(rule, port) if rule.mirrors else (), notes)
+            first, then = rule.request_headers, only.request_headers
+            if not (first.set or first.add or first.remove or then.set or then.add
+                    or then.remove):  # the usual case
+                return _Action(template=template, rewrite=rule.rewrite is not None,
+                               host=rule.rewrite_host or None)
+            req_ops = _acting_pair(first, then)
         if not req_ops:
             return _Action(template=template, rewrite=rule.rewrite is not None,
                            host=rule.rewrite_host or None)
-        host = rule.rewrite_host or None  # see apply_request_header_ops
+        return _Action.with_request_ops(rule, template, req_ops)
+
+    @staticmethod
+    def with_request_ops(rule: Rule, template: Outcome, req_ops: list[HeaderOps]) -> _Action:
+        """The forward by ``template`` of a rule with request header operations (see
+        :func:`apply_request_header_ops`: those naming the Host set it)."""
+        host = rule.rewrite_host or None
         for op in req_ops:
             for name, value in (*op.set, *op.add):
                 if name.lower() in _HOST_HEADERS:
@@ -875,17 +916,17 @@ class _Step:
     and the port (decided at compile time), and what the rule does. (A plain class: views
     are compiled often, and this is their most numerous part.)"""
 
-    __slots__ = ("action", "exact_query", "final", "hit", "key", "needs_headers",
-                 "plain_headers", "rule", "simple", "table")
+    __slots__ = ("action", "exact_query", "fields", "final", "hit", "key", "match",
+                 "needs_headers", "plain_headers", "rule", "simple", "table")
 
     def __init__(self, hit: _Hit, action: _Action, table: int, rule: int,
                  key: tuple[int, ...] | None) -> None:
-        self.hit = hit  # hit.match None: the rule has no match blocks
+        self.hit = hit
         self.action = action
         self.table = table  # position of the table in the view
         self.rule = rule  # a number for the rule, unique in the view
         self.key = key  # Gateway API precedence (tables without first_match), else None
-        m = hit.match
+        m = self.match = hit.match  # None: the rule has no match blocks
         if m is None or (m.source_namespace is None and m.scheme is None
                          and m.methods is None and not m.headers and not m.query):
             # nothing but the path (and the port) to test: passes() is never asked, and
@@ -893,8 +934,11 @@ class _Step:
             self.simple, self.final = True, key is None
             return
         self.simple = self.final = False
+        # a client namespace, scheme or method to test
+        self.fields = not (m.source_namespace is None and m.scheme is None
+                           and m.methods is None)
         self.needs_headers = False  # an absent header fails it
-        self.plain_headers: tuple[tuple[str, StrKind, str, bool], ...] | None = None
+        self.plain_headers: tuple[_PlainHeader, ...] | None = None
         self.exact_query: tuple[tuple[str, str, bool], ...] | None = None
         if m.headers:
             self.needs_headers = any(not h.invert and h.name.lower() not in _PSEUDO_HEADERS
@@ -905,10 +949,10 @@ class _Step:
 
     def passes(self, request: Request) -> bool:
         """The conditions :func:`match_applies` tests besides the path and the port."""
-        m = self.hit.match
+        m = self.match
         if m is None:
             return True
-        if not (
+        if self.fields and not (
             (m.source_namespace is None or m.source_namespace == request.client_namespace)
             and (m.scheme is None or m.scheme.lower() == request.scheme.lower())
             and (m.methods is None or (request.method in m.methods) != m.negated_methods)
@@ -920,13 +964,14 @@ class _Step:
             plain = self.plain_headers
             if plain is not None:  # see _plain_headers
                 joined = _joined_headers(request.headers)
-                for name, kind, value, invert in plain:
+                for name, kind, value, invert, regex in plain:
                     actual = joined.get(name)
                     if actual is None:
                         if not invert:
                             return False
                     elif (actual == value if kind is StrKind.EXACT
                           else actual.startswith(value) if kind is StrKind.PREFIX
+                          else regex(actual) is not None if kind is StrKind.REGEX
                           else actual.endswith(value) if kind is StrKind.SUFFIX
                           else True) == invert:  # StrKind.PRESENT
                         return False
@@ -938,22 +983,48 @@ class _Step:
             return True
         exact_query = self.exact_query
         if exact_query is not None:  # as Exact in _plain_headers, on query_param's value
+            query = request.query
             for name, value, invert in exact_query:
-                if (request.query_param(name) == value) == invert:
-                    return False
+                for key, actual in query:  # query_param, inline
+                    if key == name:
+                        if (actual == value) == invert:
+                            return False
+                        break
+                else:
+                    if not invert:  # absent: None != value
+                        return False
             return True
         return all(string_matches(q, request.query_param(q.name)) for q in m.query)
 
 
-def _plain_headers(conditions: tuple[StringMatch, ...]
-                   ) -> tuple[tuple[str, StrKind, str, bool], ...] | None:
-    """The header conditions as (lower-case name, kind, value, invert) when none is a
-    regex, ignores case or reads a pseudo-header (the usual kinds): :func:`string_matches`
-    on the header's joined value is then a plain string test. None otherwise."""
-    if not all(h.kind is not StrKind.REGEX and not h.ignore_case
+# A plain header condition (see _plain_headers): lower-case name, kind, value, invert, and
+# for a regex its compiled full match (else a test never used).
+_PlainHeader = tuple[str, StrKind, str, bool, Callable[[str], object]]
+
+
+def _plain_headers(conditions: tuple[StringMatch, ...]) -> tuple[_PlainHeader, ...] | None:
+    """The header conditions as :data:`_PlainHeader` tuples when none reads a
+    pseudo-header or ignores case (the usual kinds) except a regex (compiled with the case
+    flag): :func:`string_matches` on the header's joined value is then a plain string test
+    or the regex's full match. None otherwise."""
+    if not all((h.kind is StrKind.REGEX or not h.ignore_case)
                and h.name.lower() not in _PSEUDO_HEADERS for h in conditions):
         return None
-    return tuple((h.name.lower(), h.kind, h.value, h.invert) for h in conditions)
+    return tuple((h.name.lower(), h.kind, h.value, h.invert,
+                  _value_test(h.value, h.ignore_case) if h.kind is StrKind.REGEX else _no_match)
+                 for h in conditions)
+
+
+def _value_test(pattern: str, ignore_case: bool) -> Callable[[str], object]:
+    """The full match of a header regex (as :func:`regex_matches` does it): not None when
+    it matches; a regex that does not compile matches nothing."""
+    compiled = compile_regex(pattern, ignore_case)
+    return _no_match if compiled is None else compiled.fullmatch
+
+
+def _no_match(text: str) -> None:
+    """The test of a value regex that does not compile."""
+    return None
 
 
 def _header_value(request: Request, name: str) -> str | None:
