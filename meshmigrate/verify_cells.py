@@ -47,7 +47,7 @@ from meshmigrate.model import (
     StringMatch,
 )
 from meshmigrate.semantics.atoms import Atoms, HeaderAtom, PathAtom, QueryAtom
-from meshmigrate.semantics.outcome import Outcome, Request, ServiceKey
+from meshmigrate.semantics.outcome import Outcome, Request, ServiceKey, request_at
 from meshmigrate.semantics.source import (
     header_value,
     path_atom,
@@ -154,10 +154,7 @@ def variants(atoms: Atoms) -> tuple[Request, ...]:
     return tuple(r for r in shapes if r.path == "/")
 
 
-def _at(shape: Request, service: ServiceKey, path: str, namespace: str) -> Request:
-    return Request(service=service, path=path, method=shape.method, scheme=shape.scheme,
-                   query=shape.query, headers=shape.headers, client_namespace=namespace,
-                   protocol=shape.protocol)
+_at = request_at  # a variant ``shape`` at a Service port, path and client namespace
 
 
 # --- which rules read the path ---------------------------------------------------------------
