@@ -85,7 +85,6 @@ from meshmigrate.semantics.outcome import (
 )
 from meshmigrate.semantics.plans import (
     MEMO_SIZE,
-    Memo,
     bounded_put,
     literal_head,
     memo_put,
@@ -263,7 +262,12 @@ class SourceEvaluator:
         self._last_service: ServiceKey | None = None
         self._last_client = ""
         self._last_plan = _EMPTY_PLAN
-        self._memo = Memo()  # what the current plan worked out (see _Plan.evaluate)
+        # what the current plan worked out, for the next requests to the same view (witness
+        # requests share paths and header sets; bounded, cleared when the plan changes): the
+        # positions a path selects (see _Plan.selected), and forwards by (position, path,
+        # headers)
+        self._paths: dict[str, tuple[int, ...]] = {}
+        self._outcomes: dict[tuple[int, str, tuple[tuple[str, str], ...]], Outcome] = {}
         self._last_tables: tuple[ServiceKey, list[RouteTable]] | None = None
 
     # -- discovery ------------------------------------------------------------------------
@@ -325,12 +329,52 @@ class SourceEvaluator:
 
     def evaluate(self, request: Request) -> Outcome:
         """The Outcome of ``request`` with the source mesh's semantics (module docstring),
-        computed with the port's compiled view (the same as :meth:`evaluate_plain`)."""
+        computed with the port's compiled view (the same as :meth:`evaluate_plain`). A
+        forward depends on the request only through its path and headers (the Service is
+        the view's), so the forwards of the current view are remembered by those: witness
+        requests often differ only in method or query. (All inline: this runs once per
+        witness request.)"""
         if request.service is self._last_service and \
-                request.client_namespace == self._last_client:  # the common case, inline
-            return self._last_plan.evaluate(request, self._memo)
-        return self._plan(request.service, request.client_namespace).evaluate(
-            request, self._memo)
+                request.client_namespace == self._last_client:  # the common case
+            plan = self._last_plan
+        else:
+            plan = self._plan(request.service, request.client_namespace)
+        path = request.path
+        positions = self._paths.get(path)
+        if positions is None:
+            if not plan.tables:
+                return to_service(request)
+            positions = memo_put(self._paths, path, plan.selected(path))
+        steps = plan.steps
+        hit, step_key, done_rule, found = -1, None, -1, None
+        for pos in positions:  # the first that passes, or the best ranked (see select_rule)
+            candidate = steps[pos]
+            if found is not None and candidate.table != found.table:
+                break
+            if candidate.rule == done_rule or not (candidate.simple
+                                                   or candidate.passes(request)):
+                continue
+            if candidate.key is None:
+                hit, found = pos, candidate
+                break
+            done_rule = candidate.rule
+            if step_key is None or candidate.key < step_key:
+                hit, step_key, found = pos, candidate.key, candidate
+        if found is None:
+            return plan.not_found or unmatched(plan.tables, request)
+        step = found
+        action = step.action
+        template = action.template
+        if template is None:
+            return action.fixed or apply_rule(step.hit, request)
+        key = (hit, path, request.headers)
+        outcomes = self._outcomes
+        outcome = outcomes.get(key)
+        if outcome is None:
+            if len(outcomes) >= MEMO_SIZE:  # as memo_put does
+                outcomes.clear()
+            outcome = outcomes[key] = action.forward(template, request, step.hit)
+        return outcome
 
     def evaluate_plain(self, request: Request) -> Outcome:
         """:meth:`evaluate` by the plain definition (:func:`evaluate_tables`), without
@@ -352,7 +396,8 @@ class SourceEvaluator:
                 bounded_put(self._plans, view, plan, _PLANS_KEPT)
             bounded_put(self._clients, (service, client_ns), plan, _PLANS_KEPT)
         if last is None or last[2] is not plan:
-            self._memo.clear()
+            self._paths.clear()
+            self._outcomes.clear()
         self._last = (service, client_ns, plan)
         self._last_service, self._last_client, self._last_plan = service, client_ns, plan
         return plan
@@ -1038,7 +1083,7 @@ def _header_value(request: Request, name: str) -> str | None:
 _NOT_FOUND = Outcome(status=404)  # what unmatched() gives when a table says 404
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False)
 class _Plan:
     """A compiled view. Positions index ``steps``, the (rule, match) pairs in evaluation
     order (tables in order, rules in order, matches in order); path conditions are indexed:
@@ -1046,7 +1091,8 @@ class _Plan:
     segment prefix ``/``), ``prefixes`` (case-sensitive string prefixes, by value),
     ``segments`` (case-sensitive segment prefixes, by stem), ``others`` (regexes and
     case-insensitive conditions, each with the literal text a matching path starts with
-    and its test).
+    and its test). (Not frozen, so cheaper to build: one is made per view, and never
+    changed.)
     """
 
     tables: tuple[RouteTable, ...]
@@ -1057,71 +1103,6 @@ class _Plan:
     segments: tuple[tuple[str, str, tuple[int, ...]], ...]
     others: tuple[tuple[int, str, Callable[[str], object]], ...]
     not_found: Outcome | None  # the Outcome of a request no rule takes, when fixed
-
-    def evaluate(self, request: Request, memo: Memo) -> Outcome:
-        """The deciding rule's outcome. A forward depends on the request only through its
-        path and headers (the Service is the plan's), so ``memo`` keeps those of the
-        current plan: witness requests often differ only in method or query. (The winner
-        is found inline, as :meth:`winner` does: this runs once per witness request.)"""
-        path = request.path
-        paths = memo.paths
-        positions = paths.get(path)
-        if positions is None:
-            if not self.tables:
-                return to_service(request)
-            positions = memo_put(paths, path, self.selected(path))
-        steps = self.steps
-        hit, hit_key, done_rule, step = -1, None, -1, None
-        for pos in positions:  # see winner
-            candidate = steps[pos]
-            if step is not None and candidate.table != step.table:
-                break
-            if candidate.rule == done_rule or not (candidate.simple
-                                                   or candidate.passes(request)):
-                continue
-            if candidate.key is None:
-                hit, step = pos, candidate
-                break
-            done_rule = candidate.rule
-            if hit_key is None or candidate.key < hit_key:
-                hit, hit_key, step = pos, candidate.key, candidate
-        if step is None:
-            return self.not_found or unmatched(self.tables, request)
-        action = step.action
-        template = action.template
-        if template is None:
-            return action.fixed or apply_rule(step.hit, request)
-        key = (hit, path, request.headers)
-        outcomes = memo.outcomes
-        found = outcomes.get(key)
-        if found is None:
-            if len(outcomes) >= MEMO_SIZE:  # as memo_put does
-                outcomes.clear()
-            found = outcomes[key] = action.forward(template, request, step.hit)
-        return found
-
-    def winner(self, request: Request, paths: dict[str, tuple[int, ...]]) -> int:
-        """The position that decides the request (-1: none). A ``first_match`` table takes
-        its first matching pair; another table its rules' first matching pairs with the
-        best precedence; the first table with a match decides (see select_rule)."""
-        path = request.path
-        positions = paths.get(path)
-        if positions is None:
-            positions = memo_put(paths, path, self.selected(path))
-        steps = self.steps
-        hit, hit_key, done_rule = -1, None, -1
-        for pos in positions:
-            step = steps[pos]
-            if hit >= 0 and step.table != steps[hit].table:
-                break
-            if step.rule == done_rule or not (step.simple or step.passes(request)):
-                continue
-            if step.key is None:
-                return pos
-            done_rule = step.rule
-            if hit_key is None or step.key < hit_key:
-                hit, hit_key = pos, step.key
-        return hit
 
     def selected(self, path: str) -> tuple[int, ...]:
         """The positions whose path condition ``path`` satisfies, in order, up to the first
@@ -1161,7 +1142,7 @@ class _Plan:
                     if match is not None and (match.source_labels or (
                             match.port is not None and match.port != port)):
                         continue
-                    hit = _Hit(table, index, rule, match)
+                    hit = _new_hit(_Hit, (table, index, rule, match))
                     if action is None:
                         action = _Action.compile(hit, service, f"{owner}#{index}")
                     paths.add(len(steps), match.path if match is not None else None)
@@ -1176,6 +1157,8 @@ class _Plan:
                      tuple(paths.others), not_found)
 
 
+# a _Hit without the named tuple's Python-level __new__ (compile makes one per match)
+_new_hit = tuple.__new__
 _EMPTY_PLAN = _Plan((), (), {}, (), (), (), (), None)  # no view yet
 
 
@@ -1232,22 +1215,32 @@ class _PathIndex:
         return tuple((value, tuple(positions)) for value, positions in found.items())
 
 
-@functools.lru_cache(maxsize=1024)
 def _header_items(headers: tuple[tuple[str, str], ...]
                   ) -> tuple[tuple[tuple[str, str], ...], str | None]:
     """:func:`request_header_map` and the ``host`` header the client sends
-    (:attr:`Request.host` when not None); cached: witness requests share a few header
-    sets."""
-    host = next((value for name, value in headers if name == "host"), None)
-    return request_header_map(headers), host
+    (:attr:`Request.host` when not None); remembered (witness requests share a few header
+    sets) in a plain bounded dict, cheaper to ask than a bounded ``lru_cache``."""
+    found = _HEADER_ITEMS.get(headers)
+    if found is None:
+        host = next((value for name, value in headers if name == "host"), None)
+        found = memo_put(_HEADER_ITEMS, headers, (request_header_map(headers), host))
+    return found
 
 
-@functools.lru_cache(maxsize=1024)
 def _joined_headers(headers: tuple[tuple[str, str], ...]) -> Mapping[str, str]:
     """Header values by lower-case name, repeated headers comma-joined in order (what
-    :func:`header_value` sees for an ordinary header)."""
-    joined: dict[str, str] = {}
-    for key, value in headers:
-        lkey = key.lower()
-        joined[lkey] = f"{joined[lkey]},{value}" if lkey in joined else value
-    return MappingProxyType(joined)
+    :func:`header_value` sees for an ordinary header); remembered as
+    :func:`_header_items` is."""
+    found = _JOINED_HEADERS.get(headers)
+    if found is None:
+        joined: dict[str, str] = {}
+        for key, value in headers:
+            lkey = key.lower()
+            joined[lkey] = f"{joined[lkey]},{value}" if lkey in joined else value
+        found = memo_put(_JOINED_HEADERS, headers, MappingProxyType(joined))
+    return found
+
+
+_HEADER_ITEMS: dict[tuple[tuple[str, str], ...],
+                    tuple[tuple[tuple[str, str], ...], str | None]] = {}
+_JOINED_HEADERS: dict[tuple[tuple[str, str], ...], Mapping[str, str]] = {}
