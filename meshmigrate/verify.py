@@ -32,7 +32,6 @@ from meshmigrate.verify_cells import (
     source_modified_headers,
     source_path_conditions,
     source_path_readers,
-    target_rule_facts,
 )
 from meshmigrate.verify_memo import Memo
 
@@ -175,9 +174,10 @@ def verify_model(model: RoutingModel, target_objects: Sequence[dict[str, Any]], 
     objects = [*target_objects, *missing_services(model, target_objects)]
     target = TargetView(GatewayEvaluator(objects), implicit_retry(profile),
                         annotation_policies(objects, profile))
-    readers, modified = target_rule_facts(objects)
+    gateway = target.evaluator
     run = _Run(SourceEvaluator(model), target, consumer_index(objects), client_namespaces,
-               readers, exhaustive, modified | source_modified_headers(model.tables))
+               gateway.path_reader_labels(), exhaustive,
+               gateway.modified_header_names() | source_modified_headers(model.tables))
     memo = (Memo(model, objects, constants=client_namespaces or ())
             if max_witnesses_per_service is None else None)
     report = VerifyReport()

@@ -58,9 +58,9 @@ from meshmigrate.semantics.source import (
 )
 from meshmigrate.semantics.witness import path_sample_masks, witnesses
 
-__all__ = ["EVERY_HEADER", "PathReaders", "evaluated", "modified_headers", "path_classes",
-           "source_atoms", "source_match_atoms", "source_modified_headers",
-           "source_path_conditions", "target_rule_facts", "variants"]
+__all__ = ["EVERY_HEADER", "PathReaders", "evaluated", "path_classes", "source_atoms",
+           "source_match_atoms", "source_modified_headers", "source_path_conditions",
+           "variants"]
 
 #: A stand-in Service for cached request shapes (replaced per Service port).
 _ANY_SERVICE = ServiceKey("meshmigrate-witness", "service", 0)
@@ -68,8 +68,8 @@ _CACHE = 4096  # distinct condition sets kept (bounded memory on large meshes)
 
 Evaluate = Callable[[Request], tuple[Outcome, Outcome]]
 
-#: The request headers rules modify when they are not known (:func:`modified_headers`):
-#: every header's presence matters.
+#: The request headers rules modify when they are not known: every header's presence
+#: matters (see :func:`evaluated`).
 EVERY_HEADER = frozenset({"*"})
 
 
@@ -178,27 +178,10 @@ def source_path_readers(tables: Iterable[RouteTable]) -> frozenset[str]:
                      if rule.rewrite is not None or rule.redirect is not None)
 
 
-_PATH_FILTERS = frozenset({"URLRewrite", "RequestRedirect"})
-
-
-def target_path_readers(objects: Sequence[Mapping[str, Any]]) -> frozenset[str]:
-    """Route rules with a URLRewrite or RequestRedirect filter, on the rule or on one of its
-    backendRefs, labelled ``namespace/name#ruleName-or-index`` as the Gateway API evaluator
-    labels them (any kind: a shared label only makes this more cautious)."""
-    return target_rule_facts(objects)[0]
-
-
-def modified_headers(tables: Iterable[RouteTable],
-                     objects: Sequence[Mapping[str, Any]]) -> frozenset[str]:
-    """Lower-case names of every request header some rule modifies: the source's header
-    operations (on rules and destinations) and the target's RequestHeaderModifier filters
-    (on rules and backendRefs). :data:`EVERY_HEADER` when a target filter cannot be read
-    (so nothing is left out on an assumption)."""
-    return source_modified_headers(tables) | target_rule_facts(objects)[1]
-
-
 def source_modified_headers(tables: Iterable[RouteTable]) -> frozenset[str]:
-    """The source's part of :func:`modified_headers`."""
+    """Lower-case names of every request header a header operation of the source's rules
+    (or of their destinations) sets, adds or removes (the target's:
+    :meth:`~meshmigrate.semantics.gateway.GatewayEvaluator.modified_header_names`)."""
     names: set[str] = set()
     for table in tables:
         for rule in table.rules:
@@ -207,67 +190,6 @@ def source_modified_headers(tables: Iterable[RouteTable]) -> frozenset[str]:
                     names.update(name.lower() for name, _ in (*ops.set, *ops.add))
                     names.update(name.lower() for name in ops.remove)
     return frozenset(names)
-
-
-def target_rule_facts(objects: Sequence[Mapping[str, Any]]
-                      ) -> tuple[frozenset[str], frozenset[str]]:
-    """In one pass over the target's routes: :func:`target_path_readers` and the target's
-    part of :func:`modified_headers`."""
-    readers: set[str] = set()
-    names: set[str] = set()
-    for obj in objects:
-        spec = obj.get("spec")
-        rules = spec.get("rules") if isinstance(spec, Mapping) else None
-        if not isinstance(rules, list):
-            continue
-        route = None
-        for index, rule in enumerate(rules):
-            filters = _all_filters(rule) if isinstance(rule, Mapping) else ()
-            if not filters:
-                continue
-            if any(f.get("type") in _PATH_FILTERS for f in filters):
-                route = route or _route_label(obj)
-                readers.add(f"{route}#{rule.get('name') or index}")
-            for filt in filters:
-                if filt.get("type") == "RequestHeaderModifier" or "requestHeaderModifier" in filt:
-                    found = _modifier_names(filt.get("requestHeaderModifier"))
-                    names.update(EVERY_HEADER if found is None else found)
-    return frozenset(readers), frozenset(names)
-
-
-def _route_label(obj: Mapping[str, Any]) -> str:
-    meta = obj.get("metadata") if isinstance(obj.get("metadata"), Mapping) else {}
-    return f"{(meta or {}).get('namespace') or 'default'}/{(meta or {}).get('name') or ''}"
-
-
-def _all_filters(rule: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    """The filters of a route rule and of its backendRefs (readable ones)."""
-    filters = [f for f in rule.get("filters") or () if isinstance(f, Mapping)]
-    refs = rule.get("backendRefs")
-    for ref in refs if isinstance(refs, list) else ():
-        if isinstance(ref, Mapping) and ref.get("filters"):
-            filters += [f for f in ref.get("filters") or () if isinstance(f, Mapping)]
-    return filters
-
-
-def _modifier_names(spec: Any) -> set[str] | None:
-    """The header names a RequestHeaderModifier names (lower-case); None if unreadable."""
-    if spec is None:
-        return set()
-    if not isinstance(spec, Mapping):
-        return None
-    names: set[str] = set()
-    for key in ("set", "add"):
-        entries = spec.get(key) or []
-        if not isinstance(entries, list) or not all(
-                isinstance(e, Mapping) and "name" in e for e in entries):
-            return None
-        names.update(str(e["name"]).lower() for e in entries)
-    removed = spec.get("remove") or []
-    if not isinstance(removed, list):
-        return None
-    names.update(str(n).lower() for n in removed)
-    return names
 
 
 # --- the requests ----------------------------------------------------------------------------
@@ -295,7 +217,7 @@ def evaluated(service: ServiceKey, atoms: Atoms, namespaces: Sequence[str],
     other block can match a request with that path, so the others' header, query, method
     and host conditions cannot change which rule decides it. Of the variants left, those
     every condition reads alike are evaluated once (:func:`_distinct`); ``modified`` names
-    the request headers some rule of either side modifies (:func:`modified_headers`)."""
+    the request headers some rule of either side modifies."""
     if exhaustive:
         yield from _exhaustive(service, atoms, namespaces, evaluate)
         return

@@ -1151,11 +1151,12 @@ def _golden_paths() -> list[Path]:
 
 @pytest.mark.parametrize("path", _golden_paths(), ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_path_reader_labels_match_the_objects_reading(path: Path) -> None:
-    """What the lead's verify_cells.target_path_readers reads of the objects, on every golden
-    case's conversion (the bad-input cases convert nothing)."""
+    """The rules that read the path and the request headers modifiers name, as the objects
+    say them (tests/test_verify_cells.scan_rules), on every golden case's conversion (the
+    bad-input cases convert nothing)."""
     import yaml
 
-    from meshmigrate.verify_cells import target_path_readers
+    from tests.test_verify_cells import scan_rules
     case = yaml.safe_load(path.read_text())
     options = ConvertOptions(verify=False)
     args = case.get("args") or []
@@ -1168,4 +1169,6 @@ def test_path_reader_labels_match_the_objects_reading(path: Path) -> None:
     except Exception:  # the bad-input cases: nothing converted
         return
     objects = result.objects
-    assert GatewayEvaluator(objects).path_reader_labels() == target_path_readers(objects)
+    evaluator = GatewayEvaluator(objects)
+    assert (evaluator.path_reader_labels(), evaluator.modified_header_names()) == scan_rules(
+        objects)

@@ -19,7 +19,7 @@ from meshmigrate.semantics.atoms import PathAtom
 from meshmigrate.sources import parse_stream
 from meshmigrate.targets import Profile
 from meshmigrate.verify import VerifyReport, verify_model
-from meshmigrate.verify_cells import path_classes, target_path_readers
+from meshmigrate.verify_cells import path_classes
 from tests.golden import cases
 from tests.test_property_verify import DESTINATION_RULE, SERVICES, virtual_service
 
@@ -143,6 +143,33 @@ def test_path_classes_group_paths_alike_for_every_condition() -> None:
         for group in classes}
 
 
+# --- a reading of the routes as written, for the evaluator's own (path readers, modifiers) ---
+
+def scan_rules(objects: list[dict[str, Any]]) -> tuple[frozenset[str], frozenset[str]]:
+    """Labels of the route rules with a URLRewrite or RequestRedirect filter (on the rule or
+    a backendRef), and the request headers their RequestHeaderModifiers name, read straight
+    from the objects: what GatewayEvaluator.path_reader_labels() and
+    modified_header_names() must agree with on valid routes."""
+    readers: set[str] = set()
+    names: set[str] = set()
+    for obj in objects:
+        rules = (obj.get("spec") or {}).get("rules") or []
+        meta = obj.get("metadata") or {}
+        route = f"{meta.get('namespace') or 'default'}/{meta.get('name') or ''}"
+        for index, rule in enumerate(rules):
+            filters = [*(rule.get("filters") or []),
+                       *(f for ref in rule.get("backendRefs") or [] for f in
+                         ref.get("filters") or [])]
+            if any(f.get("type") in ("URLRewrite", "RequestRedirect") for f in filters):
+                readers.add(f"{route}#{rule.get('name') or index}")
+            for filt in filters:
+                mod = filt.get("requestHeaderModifier") or {}
+                names.update(h["name"].lower() for h in [*mod.get("set", []),
+                                                         *mod.get("add", [])])
+                names.update(n.lower() for n in mod.get("remove", []))
+    return frozenset(readers), frozenset(names)
+
+
 def test_target_path_readers_use_the_evaluator_labels() -> None:
     """A rewrite rule's label, as the Gateway API evaluator writes it in outcomes."""
     text = yaml.safe_dump_all([*SERVICES, {
@@ -155,11 +182,12 @@ def test_target_path_readers_use_the_evaluator_labels() -> None:
             {"route": [{"destination": {"host": "web"}}]}]}}], sort_keys=False)
     options = ConvertOptions(target="istio", verify=False)
     model, objects = convert_text(text, options)
-    readers = target_path_readers(objects)
+    readers = scan_rules(objects)[0]
+    from meshmigrate.semantics.gateway import GatewayEvaluator
+    assert GatewayEvaluator(objects).path_reader_labels() == readers
     report = verify_model(model, objects, profile=options.profile(), exhaustive=True,
                           client_namespaces=["shop"])
     assert report.equivalent and len(readers) == 2
-    from meshmigrate.semantics.gateway import GatewayEvaluator
     from meshmigrate.semantics.outcome import Request, ServiceKey
     evaluator = GatewayEvaluator(objects)
     svc = ServiceKey("shop", "web", 8080)
@@ -265,24 +293,28 @@ def canary_with_header_op(op: str) -> str:
 
 
 def test_modified_headers_come_from_both_sides() -> None:
-    from meshmigrate.verify_cells import EVERY_HEADER, modified_headers
+    from meshmigrate.semantics.gateway import GatewayEvaluator
+    from meshmigrate.verify_cells import source_modified_headers
 
     model, objects = convert_text(canary_with_header_op("add"), ConvertOptions(verify=False))
-    assert modified_headers(model.tables, []) == {"x-canary"}
-    route = {"kind": "HTTPRoute", "spec": {"rules": [
+    assert source_modified_headers(model.tables) == {"x-canary"}
+    assert GatewayEvaluator(objects).modified_header_names() == {"x-canary"}
+    route = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+             "metadata": {"name": "r", "namespace": "shop"},
+             "spec": {"parentRefs": [{"group": "", "kind": "Service", "name": "web"}],
+                      "rules": [
         {"filters": [{"type": "RequestHeaderModifier",
                       "requestHeaderModifier": {"set": [{"name": "X-One", "value": "1"}],
                                                 "remove": ["x-two"]}}],
-         "backendRefs": [{"name": "b", "filters": [
+         "backendRefs": [{"name": "b", "port": 8080, "filters": [
              {"type": "RequestHeaderModifier",
               "requestHeaderModifier": {"add": [{"name": "x-three", "value": "3"}]}}]}]},
         {"filters": [{"type": "ResponseHeaderModifier",
-                      "responseHeaderModifier": {"set": [{"name": "x-four", "value": "4"}]}}]}]}}
-    assert modified_headers([], [route]) == {"x-one", "x-two", "x-three"}
-    assert modified_headers([], objects) == {"x-canary"}
-    unreadable = {"kind": "HTTPRoute", "spec": {"rules": [{"filters": [
-        {"type": "RequestHeaderModifier", "requestHeaderModifier": {"set": "x-one"}}]}]}}
-    assert modified_headers(model.tables, [unreadable]) >= EVERY_HEADER
+                      "responseHeaderModifier": {"set": [{"name": "x-four", "value": "4"}]}}],
+         "backendRefs": [{"name": "b", "port": 8080}]}]}}
+    evaluator = GatewayEvaluator([*SERVICES, route])
+    assert evaluator.modified_header_names() == {"x-one", "x-two", "x-three"}
+    assert scan_rules([route])[1] == evaluator.modified_header_names()
 
 
 @pytest.mark.parametrize("op", ["add", "set", "remove"])

@@ -532,6 +532,17 @@ class _Rule:
 _PATH_READERS = (_RewriteFilter, _RedirectFilter)
 
 
+def _modified_headers(rule: _Rule) -> list[str]:
+    """Names of the request headers a RequestHeaderModifier of the rule or of one of its
+    backendRefs sets, adds or removes (lower-case, as parsed)."""
+    names: list[str] = []
+    for filt in (*rule.filters, *(f for ref in rule.backends for f in ref.filters)):
+        if isinstance(filt, _HeaderFilter) and not filt.response:
+            names += [name for name, _ in (*filt.set, *filt.add)]
+            names += filt.remove
+    return names
+
+
 def _reads_path(rule: _Rule) -> bool:
     """Whether a filter of the rule or of one of its backendRefs rewrites or redirects."""
     for filt in rule.filters:
@@ -664,6 +675,8 @@ class _Parser:
         self.refs: dict[tuple[str, str, int, int], _BackendRef] = {}
         # labels of the rules that read the request path (see noted())
         self.readers: set[str] = set()
+        # request headers some rule modifies (see noted())
+        self.modified: set[str] = set()
         # matches by (type, value) of a path-only match, and by _http_match_key
         self.paths: dict[tuple[str, str], _Match] = {}
         self.keyed: dict[_MatchKey, _Match] = {}
@@ -720,8 +733,10 @@ class _Parser:
         """``rule``, its label added to :attr:`readers` when its outcome reads the request
         path (a URLRewrite or RequestRedirect filter on it or on one of its backendRefs;
         only a rule whose ``direct`` is None has filters at all)."""
-        if rule.direct is None and _reads_path(rule):
-            self.readers.add(rule.label)
+        if rule.direct is None:
+            if _reads_path(rule):
+                self.readers.add(rule.label)
+            self.modified.update(_modified_headers(rule))
         return rule
 
     def timing(self, route: _RouteId,
@@ -1198,6 +1213,7 @@ class GatewayEvaluator:
             if obj.get("kind") in ROUTE_KIND_PRIORITY and _is_route(obj):
                 self._attach(obj, parser)
         self._path_readers = frozenset(parser.readers)
+        self._modified_headers = frozenset(parser.modified)
 
     # indexing ---------------------------------------------------------------------------
 
@@ -1262,6 +1278,13 @@ class GatewayEvaluator:
         outcome reads the request path: a URLRewrite or RequestRedirect filter on the rule
         or on one of its backendRefs (worked out while the rules were parsed)."""
         return self._path_readers
+
+    def modified_header_names(self) -> frozenset[str]:
+        """Lower-case names of the request headers a RequestHeaderModifier of some valid
+        route rule (or of one of its backendRefs) sets, adds or removes (worked out while
+        the rules were parsed; an invalid rule decides no request, so its filters do not
+        count)."""
+        return self._modified_headers
 
     def atoms(self, service: ServiceKey) -> Atoms:
         """The match conditions of every route attached to ``service`` (any client view)."""
