@@ -219,7 +219,8 @@ def evaluated(service: ServiceKey, atoms: Atoms, namespaces: Sequence[str],
     every condition reads alike are evaluated once (:func:`_distinct`); ``modified`` names
     the request headers some rule of either side modifies."""
     if exhaustive:
-        yield from _exhaustive(service, atoms, namespaces, evaluate)
+        yield from _exhaustive(service, atoms, namespaces, evaluate,
+                               _condition_sets(matches or ()))
         return
     found = _classes(atoms.paths, atoms.grpc, source_paths)
     if matches is None:
@@ -315,7 +316,7 @@ class _Narrowing:
                       hosts=self.atoms.hosts)  # route hostnames are not per match
         present = frozenset(h.name for h in headers if _presence_matters(h.name, self.modified))
         return _distinct(found, frozenset(_rest(m) for _, m, _ in blocks if m is not None),
-                         present)
+                         present, _block_shapes(found, _condition_sets(blocks)))
 
 
 def _presence_matters(name: str, modified: frozenset[str]) -> bool:
@@ -326,9 +327,35 @@ def _presence_matters(name: str, modified: frozenset[str]) -> bool:
     return lname in modified or "*" in modified or lname in ("host", ":authority")
 
 
+def _condition_sets(blocks: Sequence[Block]) -> list[Atoms]:
+    """Each block's atoms, and for a source block with negated header or query conditions
+    (``withoutHeaders``, an inverted match) also the atoms of its other conditions alone:
+    atoms carry no negation, so meeting all of a block's atoms at once *misses* a negated
+    condition, and meeting its positive ones with the negated header absent meets it."""
+    out: list[Atoms] = []
+    for atoms, match, _ in blocks:
+        out.append(atoms)
+        if match is not None and (any(h.invert for h in match.headers)
+                                  or any(q.invert for q in match.query)):
+            out.append(_block_atoms(None, match.methods, match.negated_methods,
+                                    tuple(h for h in match.headers if not h.invert),
+                                    tuple(q for q in match.query if not q.invert),
+                                    Protocol.HTTP)[0])
+    return out
+
+
+def _block_shapes(atoms: Atoms, blocks: Sequence[Atoms]) -> tuple[Atoms, ...]:
+    """Each distinct block's own conditions (without paths), with the port's gRPC flag and
+    Host values: the variants of each (:func:`_distinct`)."""
+    seen: dict[Atoms, None] = {}
+    for block in blocks:
+        seen.setdefault(replace(block, paths=frozenset(), grpc=atoms.grpc, hosts=atoms.hosts))
+    return tuple(seen)
+
+
 @lru_cache(maxsize=4 * _CACHE)
-def _distinct(atoms: Atoms, source: frozenset[Rest],
-              present: frozenset[str] | None = None) -> tuple[Request, ...]:
+def _distinct(atoms: Atoms, source: frozenset[Rest], present: frozenset[str] | None = None,
+              blocks: tuple[Atoms, ...] = ()) -> tuple[Request, ...]:
     """The variants of ``atoms``, one per distinct reading: the truth of every method,
     header, query and host condition (the source's blocks as the source evaluator reads
     them), the presence of every query parameter named and of the headers in ``present``
@@ -341,11 +368,19 @@ def _distinct(atoms: Atoms, source: frozenset[Rest],
     header as sent except those a header modifier names, so two variants that differ only
     in carrying a header no rule modifies, with a value no condition on it accepts, get the
     same outcome on each side up to that carried header. A query parameter's presence
-    always counts: a redirect's Location carries the query."""
+    always counts: a redirect's Location carries the query.
+
+    The variants of ``atoms`` are a covering design (every condition met and missed, every
+    pair of conditions on one thing told apart, everything met at once), not every
+    combination; the variants of each match block of ``blocks`` on its own are read too, so
+    that each block is met with every method and with each of its conditions missed on its
+    own (a block of a method, a query parameter and a header that must be absent is met
+    with the header present only that way)."""
     ordered = sorted(source, key=repr)
     kept: dict[tuple[bool, ...], Request] = {}
-    for shape in variants(atoms):
-        kept.setdefault(_reading(shape, atoms, ordered, present), shape)
+    for shapes in (variants(atoms), *(variants(block) for block in blocks)):
+        for shape in shapes:
+            kept.setdefault(_reading(shape, atoms, ordered, present), shape)
     return tuple(kept.values())
 
 
@@ -395,12 +430,25 @@ def _one_class(service: ServiceKey, samples: tuple[str, ...], shapes: tuple[Requ
 
 
 def _exhaustive(service: ServiceKey, atoms: Atoms, namespaces: Sequence[str],
-                evaluate: Evaluate) -> Iterator[Evaluated]:
+                evaluate: Evaluate, blocks: Sequence[Atoms] = ()) -> Iterator[Evaluated]:
+    """Every witness path with every variant: the port's (:func:`witnesses`) and each match
+    block's own (as :func:`_distinct` reads them)."""
     shapes = witnesses(_ANY_SERVICE, atoms, [_ANY_SERVICE.namespace])
+    if blocks:
+        paths = sorted({shape.path for shape in shapes})
+        known = set(shapes)
+        extra = {_at(variant, _ANY_SERVICE, path, _ANY_SERVICE.namespace)
+                 for block in _block_shapes(atoms, blocks) for variant in variants(block)
+                 for path in paths}
+        shapes = [*shapes, *sorted(extra - known, key=_request_order)]
     for namespace in namespaces:
         for shape in shapes:
             request = _at(shape, service, shape.path, namespace)
             yield (request, *evaluate(request))
+
+
+def _request_order(request: Request) -> tuple[Any, ...]:
+    return (request.path, request.method, request.headers, request.query, request.protocol)
 
 
 def source_match_atoms(tables: Iterable[RouteTable]) -> list[Block]:

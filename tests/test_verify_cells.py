@@ -369,3 +369,30 @@ def test_forward_against_no_forward_names_the_request_headers() -> None:
     missing = Outcome(status=404)
     assert _aspects(forwarded, missing) == ("status", "path", "host", "request_headers")
     assert _aspects(missing, Outcome(status=404)) == ()
+
+
+def test_a_block_with_a_negated_header_is_met_on_every_path_class() -> None:
+    """A block of a method, a header, a query parameter and a header that must be absent is
+    met only by a request carrying the first three *without* the fourth: atoms carry no
+    negation, so meeting every atom at once misses the block. When the translation narrows
+    the block's path, the requests it no longer takes are found on each path class."""
+    vs = {"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+          "metadata": {"name": "web", "namespace": "shop"},
+          "spec": {"hosts": ["web"], "http": [
+              {"match": [{"method": {"exact": "GET"}, "headers": {"x-h": {"exact": "1"}},
+                          "withoutHeaders": {"x-w": {"exact": "1"}},
+                          "queryParams": {"q": {"exact": "1"}}}],
+               "route": [{"destination": {"host": "a"}}]}]}}
+    options = ConvertOptions(verify=False)
+    model, objects = convert_text(yaml.safe_dump_all([*SERVICES, vs], sort_keys=False),
+                                  options)
+    narrowed = copy.deepcopy(objects)
+    for obj in narrowed:
+        for rule in (obj.get("spec") or {}).get("rules") or []:
+            for match in rule.get("matches") or []:
+                match["path"] = {"type": "Exact", "value": "/"}
+    report = assert_same_groups(model, narrowed, options.profile())
+    lost = [d for d in report.differences if d.target.status == 404]
+    assert lost and all(d.request.path != "/" and d.request.header("x-h") == "1"
+                        and d.request.header("x-w") is None
+                        and d.request.query_param("q") == "1" for d in lost)
