@@ -345,11 +345,13 @@ def _condition_sets(blocks: Sequence[Block]) -> list[Atoms]:
 
 
 def _block_shapes(atoms: Atoms, blocks: Sequence[Atoms]) -> tuple[Atoms, ...]:
-    """Each distinct block's own conditions (without paths), with the port's gRPC flag and
-    Host values: the variants of each (:func:`_distinct`)."""
+    """Each distinct block's own conditions (without paths), with the port's gRPC flag, Host
+    values and methods (a block without a method condition is met by every method, and the
+    others' methods must meet its headers too): the variants of each (:func:`_distinct`)."""
     seen: dict[Atoms, None] = {}
     for block in blocks:
-        seen.setdefault(replace(block, paths=frozenset(), grpc=atoms.grpc, hosts=atoms.hosts))
+        seen.setdefault(replace(block, paths=frozenset(), grpc=atoms.grpc, hosts=atoms.hosts,
+                                methods=atoms.methods))
     return tuple(seen)
 
 

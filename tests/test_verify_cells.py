@@ -396,3 +396,28 @@ def test_a_block_with_a_negated_header_is_met_on_every_path_class() -> None:
     assert lost and all(d.request.path != "/" and d.request.header("x-h") == "1"
                         and d.request.header("x-w") is None
                         and d.request.query_param("q") == "1" for d in lost)
+
+
+def test_a_block_is_met_with_every_method_of_the_port() -> None:
+    """Requests carrying x-w are 404 at the source (every block that could take them needs
+    x-w absent, or GET); the translation cannot say "absent", so they are redirected — by
+    the header rule when x-h is there, by the catch-all when not. The second way shows only
+    on a non-GET request with x-w alone: a block's own variants are crossed with every
+    method the port names, not only the block's."""
+    vs = {"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+          "metadata": {"name": "web", "namespace": "shop"},
+          "spec": {"hosts": ["web"], "http": [
+              {"redirect": {"scheme": "https"}, "match": [
+                  {"method": {"exact": "GET"}},
+                  {"headers": {"x-h": {"exact": "1"}},
+                   "withoutHeaders": {"x-w": {"exact": "1"}}}]},
+              {"redirect": {"scheme": "https"}, "match": [
+                  {"withoutHeaders": {"x-w": {"exact": "1"}}}]}]}}
+    options = ConvertOptions(verify=False)
+    model, objects = convert_text(yaml.safe_dump_all([*SERVICES, vs], sort_keys=False),
+                                  options)
+    report = assert_same_groups(model, objects, options.profile())
+    lost = {d.target.rule: d.request for d in report.differences if d.source.status == 404}
+    assert len(lost) == 2
+    assert any(r.method != "GET" and r.header("x-h") is None and r.header("x-w")
+               for r in lost.values())
