@@ -421,3 +421,25 @@ def test_a_block_is_met_with_every_method_of_the_port() -> None:
     assert len(lost) == 2
     assert any(r.method != "GET" and r.header("x-h") is None and r.header("x-w")
                for r in lost.values())
+
+
+def test_every_condition_is_missed_alone_from_the_all_met_request() -> None:
+    """Two blocks alike but for q (exact 1, prefix 1), both needing x-w absent: with x-w
+    there the source answers 404 and the translation (which cannot say "absent") forwards,
+    by the first rule for q=1 and by the second for a q that only starts with 1. The second
+    way needs every other condition met with q changed alone."""
+    def block(query: dict[str, str]) -> dict[str, Any]:
+        return {"match": [{"method": {"exact": "GET"}, "headers": {"x-h": {"exact": "1"}},
+                           "withoutHeaders": {"x-w": {"exact": "1"}},
+                           "queryParams": {"q": query}}],
+                "route": [{"destination": {"host": "a"}}]}
+    vs = {"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+          "metadata": {"name": "web", "namespace": "shop"},
+          "spec": {"hosts": ["web"], "http": [block({"exact": "1"}), block({"prefix": "1"})]}}
+    options = ConvertOptions(verify=False)
+    model, objects = convert_text(yaml.safe_dump_all([*SERVICES, vs], sort_keys=False),
+                                  options)
+    report = assert_same_groups(model, objects, options.profile())
+    lost = {d.target.rule: d.request for d in report.differences if d.source.status == 404}
+    assert len(lost) == 2
+    assert any((r.query_param("q") or "1") != "1" and r.header("x-w") for r in lost.values())

@@ -9,9 +9,10 @@ source and the target use for one Service port, :func:`witnesses` builds request
   the same header or query parameter) there is a request in each non-empty region of the pair:
   A and not B, B and not A, A and B. So any two conditions that can disagree get a witness
   on which they do (e.g. string prefix ``/api`` vs segment prefix ``/api`` → ``/apix``);
-- paths are crossed with methods, with each single header/query variant, and with all
-  conditions satisfied at once (a covering design, not the full cross product), so the
-  count grows with the conditions of one Service port, never with the mesh.
+- paths are crossed with methods, with each single header/query variant, with all
+  conditions satisfied at once, and with that all-met request changed in one header or
+  query parameter at a time (a covering design, not the full cross product), so the count
+  grows with the conditions of one Service port, never with the mesh.
 
 Regions of regular languages are computed exactly with finite automata. Literal conditions
 (exact, string prefix, segment prefix) and plain sequences of characters and classes
@@ -1242,7 +1243,32 @@ def _shapes(paths: list[str], atoms: Atoms) -> set[_Shape]:
         shapes.update(_Shape(path, default, h, full_q[0] if full_q else ()) for h in full_h[1:])
         shapes.update(_Shape(path, default, full_h[0] if full_h else (), q) for q in full_q[1:])
         shapes.update(_Shape(path, default, h) for h in hosts)
+        shapes.update(_one_at_a_time(path, default, headers, queries, full_h, full_q))
     return shapes
+
+
+def _one_at_a_time(path: str, method: str, headers: dict[str, list[str]],
+                   queries: dict[str, list[str]], full_h: list[_Pairs],
+                   full_q: list[_Pairs]) -> list[_Shape]:
+    """From the request meeting every condition at once, each header and query parameter in
+    turn with each of its other values and absent: a block of several conditions is then
+    met but for one, whichever it is (the single variants above carry one name alone)."""
+    base_h = dict(full_h[0]) if full_h else {}
+    base_q = dict(full_q[0]) if full_q else {}
+    out: list[_Shape] = []
+    for name, values in headers.items():
+        rest = {k: v for k, v in base_h.items() if k != name}
+        query = tuple(sorted(base_q.items()))
+        out.append(_Shape(path, method, tuple(sorted(rest.items())), query))
+        out += [_Shape(path, method, tuple(sorted({**rest, name: v}.items())), query)
+                for v in values]
+    for name, values in queries.items():
+        rest = {k: v for k, v in base_q.items() if k != name}
+        pairs = tuple(sorted(base_h.items()))
+        out.append(_Shape(path, method, pairs, tuple(sorted(rest.items()))))
+        out += [_Shape(path, method, pairs, tuple(sorted({**rest, name: v}.items())))
+                for v in values]
+    return out
 
 
 def _request(service: ServiceKey, shape: _Shape, namespace: str, grpc: bool) -> Request:
