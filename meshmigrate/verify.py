@@ -100,18 +100,16 @@ class VerifyReport:
             known.count += diff.count
 
     def add_request(self, service: ServiceKey, request: Request, source: Outcome,
-                    target: Outcome, aspects: tuple[str, ...]) -> None:
-        """:meth:`add` without building a Difference for a group already listed."""
+                    target: Outcome, aspects: tuple[str, ...]) -> Difference:
+        """:meth:`add` without building a Difference for a group already listed; the listed
+        difference of the request's group."""
         known = self._groups.get((service, source.rule, target.rule, aspects))
         if known is None:
-            self.add(Difference(service, request, source, target, aspects))
+            known = Difference(service, request, source, target, aspects)
+            self.add(known)
         else:
             known.count += 1
-
-    def group_of(self, service: ServiceKey, source: Outcome, target: Outcome,
-                 aspects: tuple[str, ...]) -> Difference:
-        """The listed difference of a group (after :meth:`add_request` listed it)."""
-        return self._groups[(service, source.rule, target.rule, aspects)]
+        return known
 
     def to_json(self) -> dict[str, Any]:
         return {"equivalent": self.equivalent, "services_checked": self.services_checked,
@@ -213,9 +211,9 @@ def _check(key: ServiceKey, run: _Run, report: VerifyReport, limit: int | None,
         known = seen.get((id(src), id(tgt)))
         if known is None:
             aspects = _aspects(src, tgt)
-            explained = bool(aspects) and covered is not None and (
-                covers[aspects] if aspects in covers
-                else covers.setdefault(aspects, covered(key, aspects)))
+            if aspects and covered is not None and aspects not in covers:
+                covers[aspects] = covered(key, aspects)
+            explained = bool(aspects) and covers.get(aspects, False)
             known = seen[(id(src), id(tgt))] = (src, tgt, aspects, explained)
         if not known[2]:
             continue
@@ -226,8 +224,7 @@ def _check(key: ServiceKey, run: _Run, report: VerifyReport, limit: int | None,
         group = (src.rule, tgt.rule, known[2])  # the port is fixed: the rest of the group
         listed = groups.get(group)
         if listed is None:
-            report.add_request(key, request, src, tgt, known[2])
-            groups[group] = report.group_of(key, src, tgt, known[2])
+            groups[group] = report.add_request(key, request, src, tgt, known[2])
         else:
             listed.count += 1
     report.requests_evaluated += evaluated
@@ -333,24 +330,12 @@ def implicit_retry(profile: Profile | None) -> Retry | None:
     return None
 
 
-#: The aspects in the order :func:`differences` names them.
-ASPECTS = ("status", "backends", "path", "host", "request_headers", "response_headers",
-           "redirect", "timeout", "retry", "mirrors")
-
-
 def _aspects(a: Outcome, b: Outcome) -> tuple[str, ...]:
-    """:func:`differences`, without its exact (fraction, map, set) comparisons when the
-    backends, header maps and mirrors are identical as written.
-
-    When one side forwards the request and the other does not (a redirect, 404, 500: no
-    path), the request headers differ too, whatever the request carried: the side that does
-    not forward sends no header map at all, as it sends no path and no host. (Otherwise
-    whether the request happened to carry a header would decide whether this aspect is
-    named, and so how differences are grouped.)"""
-    if (a.path is None) != (b.path is None):
-        found = differences(a, b)
-        return tuple(name for name in ASPECTS if name in found or name == "request_headers")
-    if (a.backends != b.backends or a.request_headers != b.request_headers
+    """:func:`differences`, without its exact (fraction, map, set) comparisons when both
+    sides forward (or both do not) and the backends, header maps and mirrors are identical
+    as written."""
+    if ((a.path is None) != (b.path is None) or a.backends != b.backends
+            or a.request_headers != b.request_headers
             or a.response_headers != b.response_headers or a.mirrors != b.mirrors):
         return differences(a, b)
     checks = (("status", a.status == b.status), ("path", a.path == b.path),

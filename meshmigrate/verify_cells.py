@@ -46,10 +46,11 @@ from meshmigrate.model import (
     ServiceRef,
     StringMatch,
 )
-from meshmigrate.semantics.atoms import Atoms, HeaderAtom, PathAtom, QueryAtom
+from meshmigrate.semantics.atoms import Atoms, PathAtom, united
 from meshmigrate.semantics.outcome import Outcome, Request, ServiceKey, request_at
 from meshmigrate.semantics.source import (
     header_value,
+    methods_match,
     path_atom,
     path_matches,
     rule_label,
@@ -302,19 +303,12 @@ class _Narrowing:
         return found
 
     def _build(self, blocks: list[Block]) -> tuple[Request, ...]:
-        headers: set[HeaderAtom] = set()
-        queries: set[QueryAtom] = set()
-        methods: set[str] = set()
-        grpc = self.atoms.grpc
-        for block, _, _ in blocks:
-            headers.update(block.headers)
-            queries.update(block.queries)
-            methods.update(block.methods)
-            grpc = grpc or block.grpc
-        found = Atoms(headers=frozenset(headers), queries=frozenset(queries),
-                      methods=frozenset(methods), grpc=grpc,
-                      hosts=self.atoms.hosts)  # route hostnames are not per match
-        present = frozenset(h.name for h in headers if _presence_matters(h.name, self.modified))
+        own = [block for block, _, _ in blocks]
+        found = replace(united(own, self.atoms.grpc or any(block.grpc for block in own),
+                               self.atoms.hosts),  # route hostnames are not per match
+                        paths=frozenset())  # (the class fixes the path)
+        present = frozenset(h.name for h in found.headers
+                            if _presence_matters(h.name, self.modified))
         return _distinct(found, frozenset(_rest(m) for _, m, _ in blocks if m is not None),
                          present, _block_shapes(found, _condition_sets(blocks)))
 
@@ -405,10 +399,9 @@ def _reading(shape: Request, atoms: Atoms, source: Sequence[Rest],
 
 def _rest_applies(rest: Rest, request: Request) -> bool:
     """A source block's method, header and query conditions, read by the source evaluator
-    (:func:`~meshmigrate.semantics.source.method_matches`; its path condition is the
-    class's; port, scheme and namespace are fixed per port)."""
+    (its path condition is the class's; port, scheme and namespace are fixed per port)."""
     methods, negated, headers, query = rest
-    return ((methods is None or (request.method in methods) != negated)
+    return (methods_match(methods, negated, request.method)
             and all(string_matches(h, header_value(request, h.name)) for h in headers)
             and all(string_matches(q, request.query_param(q.name)) for q in query))
 
@@ -470,19 +463,8 @@ def source_atoms(tables: Sequence[RouteTable], blocks: Sequence[Block]) -> Atoms
     """The tables' atoms (:func:`~meshmigrate.semantics.source.service_atoms`) from their
     blocks' (:func:`source_match_atoms`): the union of every block's, with ``grpc`` for a
     gRPC table even when it has no match."""
-    paths: set[PathAtom] = set()
-    headers: set[HeaderAtom] = set()
-    queries: set[QueryAtom] = set()
-    methods: set[str] = set()
-    hosts: set[str] = set()
-    for atoms, _, _ in blocks:
-        paths |= atoms.paths
-        headers |= atoms.headers
-        queries |= atoms.queries
-        methods |= atoms.methods
-        hosts |= atoms.hosts
-    return Atoms(frozenset(paths), frozenset(headers), frozenset(queries), frozenset(methods),
-                 frozenset(hosts), any(t.protocol is Protocol.GRPC for t in tables))
+    return united([atoms for atoms, _, _ in blocks],
+                  any(t.protocol is Protocol.GRPC for t in tables))
 
 
 @lru_cache(maxsize=4 * _CACHE)

@@ -23,9 +23,10 @@ use means the same thing there, except for RE2-only syntax such as ``\\pN`` clas
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
 __all__ = [
     "Atoms",
@@ -165,6 +166,21 @@ class Atoms:
             hosts=self.hosts | other.hosts,
             grpc=self.grpc or other.grpc,
         )
+
+
+_NO_ATOMS: frozenset[Any] = frozenset()
+
+
+def united(blocks: Sequence[Atoms], grpc: bool, hosts: frozenset[str] | None = None) -> Atoms:
+    """The union of every block's conditions, in one pass per kind, with ``grpc`` as given
+    and ``hosts`` as given (else the blocks')."""
+    return Atoms(_NO_ATOMS.union(*[block.paths for block in blocks]),
+                 _NO_ATOMS.union(*[block.headers for block in blocks]),
+                 _NO_ATOMS.union(*[block.queries for block in blocks]),
+                 _NO_ATOMS.union(*[block.methods for block in blocks]),
+                 _NO_ATOMS.union(*[block.hosts for block in blocks]) if hosts is None
+                 else hosts,
+                 grpc)
 
 
 # Interned atoms: each evaluator gathers the atoms of every Service port, and the sets are

@@ -60,6 +60,7 @@ from meshmigrate.semantics.atoms import (
     header_atom,
     path_atom_of,
     query_atom,
+    united,
 )
 from meshmigrate.semantics.durations import DurationError, canonical_duration
 from meshmigrate.semantics.outcome import (
@@ -1293,12 +1294,8 @@ class GatewayEvaluator:
         grpc = self._is_grpc_port(service) or any(
             rule.route.kind == "GRPCRoute" for _, rule in entries)
         hostnames = self._hostnames
-        return Atoms(_EMPTY.union(*[block.paths for block in blocks]),
-                     _EMPTY.union(*[block.headers for block in blocks]),
-                     _EMPTY.union(*[block.queries for block in blocks]),
-                     _EMPTY.union(*[block.methods for block in blocks]),
-                     _EMPTY.union(*[hostnames.get(key, ()) for key in self._keys(service)]),
-                     grpc)
+        return united(blocks, grpc, _EMPTY.union(
+            *[hostnames.get(key, ()) for key in self._keys(service)]))
 
     def match_atoms(self, service: ServiceKey) -> list[Atoms]:
         """Each match of every route attached to ``service``, as its own atoms (a GRPCRoute

@@ -185,9 +185,13 @@ def header_value(request: Request, name: str) -> str | None:
 
 
 def method_matches(m: Match, method: str) -> bool:
-    if m.methods is None:
-        return True
-    return (method in m.methods) != m.negated_methods
+    return methods_match(m.methods, m.negated_methods, method)
+
+
+def methods_match(methods: frozenset[str] | None, negated: bool, method: str) -> bool:
+    """A block's method condition: any method when None, else one of them (none of them
+    when ``negated``)."""
+    return methods is None or (method in methods) != negated
 
 
 def match_applies(m: Match, request: Request) -> bool:
